@@ -1,0 +1,76 @@
+"""Heavy per-process resources: the models, one boto3 client, one DB engine.
+
+Created once per worker CHILD, after fork (`worker_process_init`, or lazily by the first task in
+pools that have no such hook), then passed down to `process_batch`. No helper creates a client or
+an engine on its own. The Celery parent must never build these: a TensorFlow runtime initialised
+before fork makes the children hang on their first op (../shared/RELIABILITY.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from producer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    """Everything `process_batch` needs, built once per process."""
+
+    settings: Settings
+    models: Any  # model.runtime.Models (typed loosely: importing it would pull TensorFlow)
+    s3_client: Any
+    engine: Any
+    session_factory: Any
+    pid: int
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def create_resources(settings: Settings, *, models: Any | None = None) -> Resources:
+    """Load the models and open the clients. `models` may be passed in to share an already
+    loaded reader (the embedded `run` and the benchmark load it once)."""
+    from model.runtime import load_models  # TensorFlow: only here, only in a child
+    from results.db import make_engine, make_session_factory
+    from storage.s3 import make_s3_client
+
+    if models is None:
+        models = load_models(settings.model_dir)
+    engine = make_engine(settings.database_url.get_secret_value())
+    s3_client = make_s3_client(
+        endpoint_url=settings.s3_endpoint_url,
+        max_pool_connections=settings.fetch_concurrency,
+    )
+    log.info("resources ready in pid %s (model %s)", os.getpid(), models.version)
+    return Resources(
+        settings=settings,
+        models=models,
+        s3_client=s3_client,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        pid=os.getpid(),
+    )
+
+
+_process_resources: Resources | None = None
+
+
+def init_process_resources(settings: Settings) -> Resources:
+    """Build this process's resources (idempotent per pid: a forked copy rebuilds its own)."""
+    global _process_resources
+    if _process_resources is None or _process_resources.pid != os.getpid():
+        _process_resources = create_resources(settings)
+    return _process_resources
+
+
+def close_process_resources() -> None:
+    global _process_resources
+    if _process_resources is not None and _process_resources.pid == os.getpid():
+        _process_resources.close()
+    _process_resources = None
