@@ -1,0 +1,137 @@
+"""Bytes -> pixels, with the guards an archive of untrusted photos needs.
+
+The header is read (Pillow, lazily: no pixel data) BEFORE anything is decoded, so a 20000x20000
+"decompression bomb" is refused without allocating it. Big JPEGs are decoded at 1/2, 1/4 or 1/8
+scale straight from the DCT coefficients when the caller says it only needs `target_max_side`
+pixels: that is most of the speed at 4000x3000. EXIF orientation is applied here, by us, because
+OpenCV ignores it in reduced-resolution mode.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Formats we decode. HEIC/AVIF are recognised by their own reason rather than "not an image".
+DECODABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM", "GIF"})
+_REDUCED_FLAGS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+                  (2, cv2.IMREAD_REDUCED_COLOR_2))
+_EXIF_ORIENTATION_TAG = 0x0112
+
+
+class ImageRejected(ValueError):
+    """The bytes cannot become a photo. `reason` is short and safe to store in the results DB."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
+                 target_max_side: int | None = None) -> np.ndarray:
+    """Decode photo bytes to an 8-bit BGR array, refusing what should not be decoded.
+
+    data: the object's bytes (JPEG, PNG, WebP, BMP, TIFF, GIF first frame).
+    max_bytes / max_pixels: limits checked before decoding (pixels from the header).
+    target_max_side: the caller needs only about this many pixels on the long side; JPEGs are
+        then decoded at the largest 1/2, 1/4 or 1/8 scale whose long side stays >= it. The result
+        is not resized further (long side < 2 * target_max_side for JPEG; unchanged otherwise).
+    Returns (H, W, 3) uint8 BGR, upright per EXIF orientation; grayscale, 16-bit, CMYK and alpha
+    inputs are normalised (alpha is dropped, not composited).
+    Raises ImageRejected(reason).
+    """
+    if not data:
+        raise ImageRejected("empty file")
+    if len(data) > max_bytes:
+        raise ImageRejected(f"too many bytes: {len(data)} > {max_bytes}")
+    image_format, (width, height), orientation = _read_header(data)
+    if width * height > max_pixels:
+        raise ImageRejected(f"too many pixels: {width}x{height} > {max_pixels}")
+    scale = _reduction_for(image_format, max(width, height), target_max_side)
+    pixels = _decode_pixels(data, image_format, scale)
+    return _apply_orientation(pixels, orientation)
+
+
+def _read_header(data: bytes) -> tuple[str, tuple[int, int], int]:
+    """(format, (width, height), EXIF orientation 1..8) without decoding any pixel data."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as header:
+                image_format = header.format or "unknown"
+                size = header.size
+                orientation = _exif_orientation(header)
+    except Image.DecompressionBombError:
+        raise ImageRejected("too many pixels (decompression bomb)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ImageRejected(_unidentified_reason(data)) from None
+    if image_format not in DECODABLE_FORMATS:
+        raise ImageRejected(f"unsupported image format: {image_format}")
+    if size[0] <= 0 or size[1] <= 0:
+        raise ImageRejected("image has no pixels")
+    return image_format, size, orientation
+
+
+def _unidentified_reason(data: bytes) -> str:
+    # Phones produce HEIC; saying so tells the operator what to convert instead of "garbage".
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
+        return "unsupported image format: HEIF/AVIF"
+    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "truncated or corrupt image"
+    return "not an image"
+
+
+def _exif_orientation(header: Image.Image) -> int:
+    try:
+        orientation = int(header.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # a malformed EXIF block must not lose an otherwise good photo
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
+
+
+def _reduction_for(image_format: str, long_side: int, target_max_side: int | None) -> int:
+    if target_max_side is None or image_format not in ("JPEG", "MPO"):
+        return 1
+    for factor, _ in _REDUCED_FLAGS:
+        if long_side // factor >= target_max_side:
+            return factor
+    return 1
+
+
+def _decode_pixels(data: bytes, image_format: str, scale: int) -> np.ndarray:
+    flag = dict(_REDUCED_FLAGS).get(scale, cv2.IMREAD_COLOR)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    pixels = cv2.imdecode(buffer, flag | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None and image_format in ("GIF", "TIFF", "WEBP"):
+        pixels = _decode_with_pillow(data)  # builds without these codecs still read them
+    if pixels is None:
+        raise ImageRejected("truncated or corrupt image")
+    if pixels.ndim == 2:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    if pixels.dtype != np.uint8:
+        pixels = (pixels / 257).astype(np.uint8)
+    return pixels
+
+
+def _decode_with_pillow(data: bytes) -> np.ndarray | None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            rgb = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """EXIF orientation 1..8 -> upright pixels (the TIFF/EXIF 2.3 table)."""
+    if orientation in (2, 4, 5, 7):  # the mirrored variants: flip, then rotate like 1, 3, 6, 8
+        pixels = cv2.flip(pixels, 1)
+        orientation = {2: 1, 4: 3, 5: 8, 7: 6}[orientation]
+    rotations = {3: cv2.ROTATE_180, 6: cv2.ROTATE_90_CLOCKWISE, 8: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    if orientation in rotations:
+        pixels = cv2.rotate(pixels, rotations[orientation])
+    return np.ascontiguousarray(pixels)

@@ -1,0 +1,97 @@
+"""Whole photos -> readings: triage -> locate -> rectify -> read_crops, batched per call.
+
+The orchestrator only routes: every stage is a plain function in its own module. A photo that
+triage rejects or where no counter is found ends `unreadable` with the reason (a re-shoot, not
+a review). The reader runs once for all crops of the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from model.locate import CounterBox, locate_counters
+from model.profiles import MeterProfile, format_value
+from model.read_crops import read_crops
+from model.reading import Reading, Status
+from model.rectify import rectify, rotate_quad_180
+from model.triage import triage
+
+if TYPE_CHECKING:
+    from model.runtime import Models
+
+DEFAULT_DECODE_MAX_SIDE = 1000  # what decode_image's target_max_side should be for this pipeline
+DEFAULT_SURE_ORIENTATION = 0.5  # below this, both ends are read and the more confident wins
+DEFAULT_SURE_LOCATION = 0.8  # a window found less surely than this is never `accepted`
+NO_LOCATOR_REASON = "no counter found: no locator model in the model folder"
+
+
+def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
+                profile: MeterProfile | None = None) -> list[Reading]:
+    """Read a list of photos (or counter crops with crop=True) in one batched reader call.
+
+    images: list of (H, W, 3) uint8 BGR. Returns one Reading per image, in order.
+    """
+    digits = profile.digits if profile else None
+    if crop:
+        return [_with_value(r, profile) for r in read_crops(images, models, digits=digits)]
+    outcomes: list[Reading | None] = [None] * len(images)
+    for index, image in enumerate(images):
+        reason = triage(image)
+        if reason:
+            outcomes[index] = Reading.failed(Status.UNREADABLE, reason, models.version)
+    pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    boxes = find_windows([images[i] for i in pending], models, profile)
+    crops, owners = [], []
+    for index, box in zip(pending, boxes):
+        if box is None:
+            reason = "no counter found" if _can_locate(models, profile) else NO_LOCATOR_REASON
+            outcomes[index] = Reading.failed(Status.UNREADABLE, reason, models.version)
+            continue
+        for quad in _candidate_quads(box):
+            crops.append(rectify(images[index], quad))
+            owners.append((index, box))
+    readings = read_crops(crops, models, digits=digits) if crops else []
+    for (index, box), reading in zip(owners, readings):
+        outcomes[index] = _more_confident(outcomes[index], _trusted(reading, box))
+    return [_with_value(r, profile) for r in outcomes]
+
+
+def find_windows(images: list[np.ndarray], models: Models,
+                 profile: MeterProfile | None) -> list[CounterBox | None]:
+    """The counter window of each photo: the profile's fixed window, else the locator's box."""
+    if profile is not None and profile.window is not None:
+        return [CounterBox(profile.window_quad(im.shape[1], im.shape[0]), 1.0, 1.0) for im in images]
+    if models.locator is None:
+        return [None] * len(images)
+    return locate_counters(images, models.locator)
+
+
+def _can_locate(models: Models, profile: MeterProfile | None) -> bool:
+    return models.locator is not None or (profile is not None and profile.window is not None)
+
+
+def _candidate_quads(box: CounterBox) -> list[np.ndarray]:
+    if box.orientation_confidence >= DEFAULT_SURE_ORIENTATION:
+        return [box.quad]
+    return [box.quad, rotate_quad_180(box.quad)]
+
+
+def _trusted(reading: Reading, box: CounterBox) -> Reading:
+    """A window the locator was unsure of may be a label or a serial: a person must look."""
+    if reading.status == Status.ACCEPTED and box.score < DEFAULT_SURE_LOCATION:
+        return replace(reading, status=Status.REVIEW)
+    return reading
+
+
+def _more_confident(current: Reading | None, candidate: Reading) -> Reading:
+    if current is None or (candidate.confidence or 0.0) > (current.confidence or 0.0):
+        return candidate
+    return current
+
+
+def _with_value(reading: Reading, profile: MeterProfile | None) -> Reading:
+    value = format_value(reading.reading, profile)
+    return replace(reading, value=value) if value is not None else reading
