@@ -1,0 +1,126 @@
+"""Job-level repository functions: create, count, state, summaries. Re-exported by repository."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from results.models import JobSummary
+from results.schema import JOB_STATES, STATUS_COUNT_COLUMNS, batches, jobs, photos, utc_now
+
+
+def new_job_id() -> str:
+    """12 hex characters: short enough to type, 48 bits so two jobs never collide in practice."""
+    return secrets.token_hex(6)
+
+
+def create_job(*, session: Session, source: str, model_version: str, profile: str | None, force: bool) -> str:
+    """Record a new `queued` job with no photos yet; returns its id."""
+    job_id = new_job_id()
+    session.execute(
+        jobs.insert().values(
+            id=job_id, source=source, model_version=model_version, profile=profile, force=force,
+            state="queued", total=0, created_at=utc_now(), **{c.name: 0 for c in STATUS_COUNT_COLUMNS.values()},
+        )
+    )
+    return job_id
+
+
+def lock_job(session: Session, job_id: str) -> None:
+    """Hold the job row until commit (Postgres FOR UPDATE; SQLite's BEGIN IMMEDIATE already does)."""
+    found = session.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update()).first()
+    if found is None:
+        raise LookupError(f"no job {job_id}")
+
+
+def refresh_job(session: Session, job_id: str, *, progress: bool = False) -> None:
+    """Recompute total and per-status counts from the photo rows.
+
+    With progress=True (after a batch is saved, or once listing is over) also move the job to
+    `running`, or to `done` with its finish time once it is fully listed and no batch is owed.
+    """
+    by_status = dict(
+        session.execute(
+            select(photos.c.status, func.count()).where(photos.c.job_id == job_id).group_by(photos.c.status)
+        ).all()
+    )
+    values = {column.name: by_status.get(status, 0) for status, column in STATUS_COUNT_COLUMNS.items()}
+    values["total"] = sum(by_status.values())
+    if progress:
+        now = utc_now()
+        listed = session.execute(select(jobs.c.listed_at).where(jobs.c.id == job_id)).scalar() is not None
+        finished = listed and _count_owed(session, job_id) == 0
+        values["state"] = "done" if finished else "running"
+        values["started_at"] = func.coalesce(jobs.c.started_at, now)
+        values["finished_at"] = func.coalesce(jobs.c.finished_at, now) if finished else None
+    session.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+def set_job_total(*, session: Session, job_id: str) -> None:
+    """Call once listing has finished: fixes the total and lets the job become `done` (at once,
+    if the workers already drained every batch or the source was empty)."""
+    lock_job(session, job_id)
+    session.execute(update(jobs).where(jobs.c.id == job_id).values(listed_at=func.coalesce(jobs.c.listed_at, utc_now())))
+    refresh_job(session, job_id, progress=_count_owed(session, job_id) == 0)
+
+
+def mark_job_state(*, session: Session, job_id: str, state: str) -> None:
+    if state not in JOB_STATES:
+        raise ValueError(f"unknown job state {state!r} (choose from {', '.join(JOB_STATES)})")
+    now = utc_now()
+    values: dict = {"state": state}
+    if state in ("running", "done"):
+        values["started_at"] = func.coalesce(jobs.c.started_at, now)
+    values["finished_at"] = now if state == "done" else None
+    result = session.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+    if result.rowcount == 0:
+        raise LookupError(f"no job {job_id}")
+
+
+def _count_owed(session: Session, job_id: str) -> int:
+    return session.execute(
+        select(func.count()).select_from(batches).where(batches.c.job_id == job_id, batches.c.state != "done")
+    ).scalar_one()
+
+
+def owed_batches(*, session: Session, job_id: str) -> list[int]:
+    """Batch numbers not yet done, ascending: what `resume` re-queues."""
+    return list(
+        session.execute(
+            select(batches.c.batch_no)
+            .where(batches.c.job_id == job_id, batches.c.state != "done")
+            .order_by(batches.c.batch_no)
+        ).scalars()
+    )
+
+
+def get_job(*, session: Session, job_id: str) -> JobSummary | None:
+    row = session.execute(select(jobs).where(jobs.c.id == job_id)).first()
+    return _summary(session, row) if row is not None else None
+
+
+def latest_job_id(*, session: Session) -> str | None:
+    return session.execute(select(jobs.c.id).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(1)).scalar()
+
+
+def list_jobs(*, session: Session, limit: int = 20) -> list[JobSummary]:
+    """The newest jobs first."""
+    rows = session.execute(select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)).all()
+    return [_summary(session, row) for row in rows]
+
+
+def _summary(session: Session, row) -> JobSummary:
+    batches_total, batches_owed = session.execute(
+        select(func.count(), func.count().filter(batches.c.state != "done")).where(batches.c.job_id == row.id)
+    ).one()
+    return JobSummary(
+        id=row.id, source=row.source, model_version=row.model_version, profile=row.profile, force=row.force,
+        state=row.state, total=row.total,
+        counts={status: getattr(row, column.name) for status, column in STATUS_COUNT_COLUMNS.items()},
+        batches_total=batches_total, batches_owed=batches_owed or 0,
+        created_at=row.created_at, started_at=row.started_at, listed_at=row.listed_at,
+        finished_at=row.finished_at,
+    )
+
