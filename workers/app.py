@@ -18,8 +18,10 @@ app.add_defaults(lambda: celery_config(get_settings()))
 @signals.worker_process_init.connect
 def _load_resources_in_child(**_: object) -> None:
     """Runs in each prefork child right after fork: the one place the model loads."""
+    from workers.launch import pin_child_to_gpu
     from workers.resources import init_process_resources
 
+    pin_child_to_gpu()
     init_process_resources(get_settings())
 
 

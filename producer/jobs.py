@@ -1,0 +1,148 @@
+"""Job creation and (re-)queueing: what `enqueue`, `resume` and `run` do, minus the CLI.
+
+The order matters for crash safety: every photo and batch is committed to the results DB
+*before* any task is sent, so a worker never receives a batch it cannot find, and a producer
+killed half way leaves a job whose owed batches `resume` can re-queue.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.refs import PhotoRef
+
+DEFAULT_LISTING_CHUNK = 2000  # refs held in memory at once while listing a large bucket
+DEFAULT_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A recorded job: how many photos were listed, skipped as already read, and queued."""
+
+    job_id: str
+    listed: int
+    skipped: int
+    batches: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return self.listed - self.skipped
+
+
+def model_version(model_dir: Path) -> str:
+    """The version string workers store in every row, read without TensorFlow.
+
+    Mirrors `model.runtime.load_models`: the reader's metadata version, plus `+<locator version>`
+    when a locator ships (a model-tier test keeps the two in step)."""
+    model_dir = Path(model_dir)
+    reader = _metadata_version(model_dir / "reader", required=True)
+    locator = _metadata_version(model_dir / "locator", required=False)
+    return reader if locator is None else f"{reader}+{locator}"
+
+
+def _metadata_version(folder: Path, *, required: bool) -> str | None:
+    meta_path = folder / "metadata.json"
+    if not meta_path.is_file() and not required:
+        return None
+    try:
+        return str(json.loads(meta_path.read_text()).get("version", folder.name))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise FileNotFoundError(f"no usable model metadata at {meta_path} ({type(exc).__name__})") from None
+
+
+def record_job(
+    source: str,
+    refs: Iterable[PhotoRef],
+    *,
+    session_factory,
+    model_version: str,
+    profile: str | None,
+    force: bool,
+    batch_size: int,
+) -> JobPlan:
+    """Create a job, add its photos in batches (skipping ones already read by this model unless
+    `force`), set its total. Nothing is queued here."""
+    from results import repository as repo
+
+    with session_factory() as session, session.begin():
+        job_id = repo.create_job(
+            session=session, source=source, model_version=model_version, profile=profile, force=force
+        )
+    listed = skipped = 0
+    batches: list[int] = []
+    for chunk in _chunked(refs, DEFAULT_LISTING_CHUNK):
+        listed += len(chunk)
+        with session_factory() as session, session.begin():
+            if not force:
+                done = repo.already_read_uris(session=session, refs=chunk, model_version=model_version)
+                chunk = [ref for ref in chunk if ref.uri not in done]
+                skipped += len(done)
+            if chunk:
+                batches += repo.add_photos(
+                    session=session, job_id=job_id, refs=chunk, batch_size=batch_size,
+                    start_batch_no=len(batches),
+                )
+    with session_factory() as session, session.begin():
+        repo.set_job_total(session=session, job_id=job_id, total=listed - skipped)
+        if not batches:
+            repo.mark_job_state(session=session, job_id=job_id, state="done")
+    return JobPlan(job_id, listed, skipped, tuple(batches))
+
+
+def owed_batches(job_id: str, *, session_factory) -> list[int]:
+    """Batches of the job not yet written (what `resume` re-queues)."""
+    from results import repository as repo
+
+    with session_factory() as session, session.begin():
+        if repo.get_job(session=session, job_id=job_id) is None:
+            raise LookupError(f"no job {job_id}")
+        return list(repo.owed_batches(session=session, job_id=job_id))
+
+
+def get_summary(job_id: str | None, *, session_factory):
+    """The job's summary (the latest job when `job_id` is None); LookupError if there is none."""
+    from results import repository as repo
+
+    with session_factory() as session, session.begin():
+        job_id = job_id or repo.latest_job_id(session=session)
+        summary = repo.get_job(session=session, job_id=job_id) if job_id else None
+    if summary is None:
+        raise LookupError(f"no job {job_id}" if job_id else "no jobs yet")
+    return summary
+
+
+def wait_for_job(
+    job_id: str,
+    *,
+    session_factory,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    poll_s: float = DEFAULT_POLL_S,
+    timeout_s: float | None = None,
+):
+    """Poll the results DB until every photo of the job has a final row; returns the summary."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        summary = get_summary(job_id, session_factory=session_factory)
+        done = finished_count(summary)
+        on_progress(done, summary.total)
+        if done >= summary.total:
+            return summary
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id}: {done}/{summary.total} photos after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+
+
+def finished_count(summary) -> int:
+    """Photos of the job with a final status (anything but pending)."""
+    return sum(n for status, n in summary.counts.items() if status != "pending")
+
+
+def _chunked(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
