@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from sqlalchemy import func, select, update
@@ -9,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from results.models import JobSummary
 from results.schema import JOB_STATES, STATUS_COUNT_COLUMNS, batches, jobs, photos, utc_now
+
+log = logging.getLogger(__name__)
 
 
 def new_job_id() -> str:
@@ -58,12 +61,20 @@ def refresh_job(session: Session, job_id: str, *, progress: bool = False) -> Non
     session.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
 
 
-def set_job_total(*, session: Session, job_id: str) -> None:
+def set_job_total(*, session: Session, job_id: str, total: int | None = None) -> None:
     """Call once listing has finished: fixes the total and lets the job become `done` (at once,
-    if the workers already drained every batch or the source was empty)."""
+    if the workers already drained every batch or the source was empty).
+
+    The total is always counted from the photo rows; a caller's own `total` is only
+    cross-checked (a mismatch is logged, e.g. a listing that yielded the same URI twice).
+    """
     lock_job(session, job_id)
     session.execute(update(jobs).where(jobs.c.id == job_id).values(listed_at=func.coalesce(jobs.c.listed_at, utc_now())))
     refresh_job(session, job_id, progress=_count_owed(session, job_id) == 0)
+    if total is not None:
+        rows = session.execute(select(jobs.c.total).where(jobs.c.id == job_id)).scalar_one()
+        if rows != total:
+            log.warning("job %s: caller counted %d photos, the results DB holds %d rows", job_id, total, rows)
 
 
 def mark_job_state(*, session: Session, job_id: str, state: str) -> None:
@@ -116,7 +127,7 @@ def _summary(session: Session, row) -> JobSummary:
         select(func.count(), func.count().filter(batches.c.state != "done")).where(batches.c.job_id == row.id)
     ).one()
     return JobSummary(
-        id=row.id, source=row.source, model_version=row.model_version, profile=row.profile, force=row.force,
+        job_id=row.id, source=row.source, model_version=row.model_version, profile=row.profile, force=row.force,
         state=row.state, total=row.total,
         counts={status: getattr(row, column.name) for status, column in STATUS_COUNT_COLUMNS.items()},
         batches_total=batches_total, batches_owed=batches_owed or 0,

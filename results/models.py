@@ -32,7 +32,7 @@ class BatchWork:
 
 @dataclass(frozen=True)
 class JobSummary:
-    id: str
+    job_id: str
     source: str
     model_version: str
     profile: str | None
@@ -47,8 +47,17 @@ class JobSummary:
     listed_at: datetime | None  # None while the producer is still listing the source
     finished_at: datetime | None
 
+    @property
+    def id(self) -> str:
+        return self.job_id
+
+    @property
+    def finished(self) -> int:
+        """Photos with a final status (anything but pending)."""
+        return self.total - self.counts.get("pending", 0)
+
     def to_json_dict(self) -> dict:
-        row = {k: v for k, v in self.__dict__.items()}
+        row = dict(self.__dict__)
         for key in ("created_at", "started_at", "listed_at", "finished_at"):
             row[key] = row[key].isoformat() if row[key] else None
         return row
