@@ -28,6 +28,10 @@ class MeterOcrGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # `meter-ocr results | head`: the reader left; stop quietly like other Unix tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as exc:
             if os.environ.get("METER_OCR_DEBUG"):
                 raise
@@ -41,6 +45,8 @@ class MeterOcrGroup(click.Group):
 @click.version_option(package_name="meter-ocr")
 def main() -> None:
     """Read utility meter photos in bulk: S3 or folders -> workers -> a results database."""
+    # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for an operator.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @main.command()

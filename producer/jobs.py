@@ -88,9 +88,8 @@ def record_job(
                     start_batch_no=len(batches),
                 )
     with session_factory() as session, session.begin():
+        # Also marks the job done when nothing was owed (an empty source, or all skipped).
         repo.set_job_total(session=session, job_id=job_id, total=listed - skipped)
-        if not batches:
-            repo.mark_job_state(session=session, job_id=job_id, state="done")
     return JobPlan(job_id, listed, skipped, tuple(batches))
 
 

@@ -93,7 +93,7 @@ def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False
             readings[i] = Reading.failed(Status.ERROR, payload.reason, models.version)
             continue
         t0 = time.perf_counter()
-        image, failure = decode_photo(payload, settings)
+        image, failure = decode_photo(payload, settings, whole_photo=not crop)
         cost_ms[i] += (time.perf_counter() - t0) * 1000
         if failure is None:
             decoded[i] = image
@@ -108,12 +108,17 @@ def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False
     return [PhotoOutcome(uri=p.uri, reading=r, processing_ms=round(c)) for p, r, c in zip(photos, readings, cost_ms)]
 
 
-def decode_photo(data: bytes, settings) -> tuple[object | None, str | None]:
-    """Decode with the byte and pixel guards; returns (image, None) or (None, reason)."""
+def decode_photo(data: bytes, settings, *, whole_photo: bool = True) -> tuple[object | None, str | None]:
+    """Decode with the byte and pixel guards; returns (image, None) or (None, reason). Whole
+    photos are decoded at reduced resolution where the format allows (the pipeline's size)."""
     from model.image_io import ImageRejected, decode_image
+    from model.pipeline import DEFAULT_DECODE_MAX_SIDE
 
     try:
-        image = decode_image(data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+        image = decode_image(
+            data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,
+            target_max_side=DEFAULT_DECODE_MAX_SIDE if whole_photo else None,
+        )
     except ImageRejected as exc:
         return None, str(getattr(exc, "reason", exc))
     return image, None
@@ -139,17 +144,13 @@ def read_decoded(images: list, models, *, profile=None, crop=False, digits=None)
 
 
 def _read(images: list, models, *, profile, crop: bool, digits: int | None) -> list[Reading]:
-    if crop:
-        from model.read_crops import read_crops
-
-        return read_crops(images, models, digits=digits or getattr(profile, "digits", None))
     from model.pipeline import read_images
 
     if digits and profile is None:
         from model.profiles import profile_for_digits
 
         profile = profile_for_digits(digits)
-    return read_images(images, models, profile=profile)
+    return read_images(images, models, crop=crop, profile=profile)
 
 
 def resolve_profile(spec: str | None):
