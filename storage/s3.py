@@ -15,7 +15,7 @@ from botocore.exceptions import (
 
 from storage.refs import SourceError
 
-DEFAULT_MAX_ATTEMPTS = 5  # standard mode backs off exponentially and retries throttling
+DEFAULT_MAX_ATTEMPTS = 5  # first try included; standard mode backs off exponentially, retries throttling
 DEFAULT_CONNECT_TIMEOUT_S = 5
 DEFAULT_READ_TIMEOUT_S = 60
 
@@ -27,7 +27,7 @@ def make_s3_client(*, endpoint_url: str | None, max_pool_connections: int):
     Creating it does not reach the network.
     """
     config = Config(
-        retries={"mode": "standard", "max_attempts": DEFAULT_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": DEFAULT_MAX_ATTEMPTS},
         max_pool_connections=max(1, max_pool_connections),
         connect_timeout=DEFAULT_CONNECT_TIMEOUT_S,
         read_timeout=DEFAULT_READ_TIMEOUT_S,
