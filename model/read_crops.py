@@ -1,0 +1,76 @@
+"""The crop path: counter windows -> Readings (normalise -> one batched reader call -> CTC
+decode -> confidence -> threshold). Used by model.pipeline, `read --crop` and `eval --crop`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.confidence import digit_confidences, sequence_confidence, status_for
+from model.decode import decode_constrained, decode_greedy, labels_to_text
+from model.normalise import to_reader_input
+from model.reading import DigitConfidence, Reading, Status
+from model.runtime import Models, Reader
+
+MIN_CROP_SIDE = 4  # pixels; smaller crops cannot hold a legible digit
+
+
+def read_crops(crops: Sequence[np.ndarray], models: Models, *, digits: int | None = None) -> list[Reading]:
+    """N counter crops, each (H,W) or (H,W,3) uint8 BGR -> N Readings, in order.
+
+    `digits` is the expected digit count (from a meter profile or `--digits`); when given, the
+    decoder returns exactly that many digits or the crop goes to review.
+    """
+    reader = models.reader
+    readings: list[Reading | None] = [None] * len(crops)
+    usable: list[int] = []
+    for i, crop in enumerate(crops):
+        problem = _crop_problem(crop)
+        if problem:
+            readings[i] = Reading.failed(Status.UNREADABLE, problem, models.version)
+        else:
+            usable.append(i)
+    if usable:
+        batch = to_reader_input([crops[i] for i in usable], *reader.input_size)
+        probs = reader.predict(batch)
+        for i, crop_probs in zip(usable, probs):
+            readings[i] = reading_from_probs(crop_probs, reader, models.version, digits=digits)
+    return readings  # type: ignore[return-value]
+
+
+def _crop_problem(crop: np.ndarray) -> str | None:
+    crop = np.asarray(crop)
+    if crop.dtype != np.uint8 or crop.ndim not in (2, 3) or (crop.ndim == 3 and crop.shape[2] not in (1, 3, 4)):
+        return f"not an image crop: dtype {crop.dtype}, shape {crop.shape}"
+    if min(crop.shape[:2]) < MIN_CROP_SIDE:
+        return f"crop too small: {crop.shape[1]}x{crop.shape[0]} px"
+    return None
+
+
+def reading_from_probs(
+    probs: np.ndarray, reader: Reader, model_version: str, *, digits: int | None = None
+) -> Reading:
+    """One crop's (T,C) float32 posteriors -> Reading (decode, confidences, status)."""
+    blank = reader.blank_index
+    if digits is None:
+        decoded = decode_greedy(probs, blank)
+    else:
+        decoded = decode_constrained(probs, blank, digits)
+        if decoded is None:
+            return Reading.failed(Status.REVIEW, f"no {digits}-digit reading fits", model_version)
+    if not decoded.labels:
+        return Reading.failed(Status.UNREADABLE, "no digits read", model_version)
+    text = labels_to_text(decoded.labels, reader.alphabet, blank)
+    per_digit = digit_confidences(probs, decoded)
+    confidence = sequence_confidence(probs, decoded, blank)
+    status = status_for(confidence, reader.threshold)
+    return Reading(
+        status=status,
+        reading=text,
+        confidence=round(confidence, 6),
+        reason=None if status is Status.ACCEPTED else "confidence below threshold",
+        digits=tuple(DigitConfidence(d, round(float(c), 6)) for d, c in zip(text, per_digit)),
+        model_version=model_version,
+    )

@@ -1,0 +1,102 @@
+"""Whole counters composed from real single-digit crops (../shared/data/haverland_digits).
+
+Crops are de-duplicated by sha1 and split by sha1 *before* composing into train / val (model
+selection and threshold calibration) / test (the reported numbers), so validation and test
+counters only use crops the model never saw. A counter takes all its crops from one meter type; its label
+is each crop's `digit_floor` (billing convention). Crops with no label (NaN) are dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.synth.augment import augment_counter
+
+HAVERLAND = "haverland_digits"
+VAL_PERCENT, TEST_PERCENT = 8, 12  # shares of unique crops held out, fixed by sha1
+DEFAULT_LENGTHS = {"train": (4, 10), "val": (5, 8), "test": (5, 8)}
+
+
+def split_of(sha1: str) -> str:
+    """'train', 'val' or 'test', fixed by the crop's content hash (stable across runs)."""
+    bucket = int(hashlib.sha1(sha1.encode()).hexdigest()[:8], 16) % 100
+    if bucket < VAL_PERCENT:
+        return "val"
+    return "test" if bucket < VAL_PERCENT + TEST_PERCENT else "train"
+
+
+def load_crop_table(data_dir: Path, split: str) -> list[dict]:
+    """labels.csv rows of one split: unique by sha1, labelled, with path made absolute."""
+    root = Path(data_dir) / HAVERLAND
+    seen, rows = set(), []
+    with open(root / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["digit_floor"] in ("", "NaN") or row["sha1"] in seen:
+                continue
+            seen.add(row["sha1"])
+            if split_of(row["sha1"]) == split:
+                rows.append({**row, "path": str(root / row["path"])})
+    return rows
+
+
+@dataclass
+class RealCounterSource:
+    """A counter source (rng -> (BGR uint8 image, label)) over one split's crops."""
+
+    crops: dict[str, list[list[np.ndarray]]]  # meter_type -> digit -> crops
+    type_weights: dict[str, float]
+    lengths: tuple[int, int]
+
+    @classmethod
+    def from_data_dir(cls, data_dir, split: str = "train", lengths: tuple[int, int] | None = None):
+        if data_dir is None or not (Path(data_dir) / HAVERLAND / "labels.csv").is_file():
+            raise FileNotFoundError(f"no {HAVERLAND}/labels.csv under {data_dir}")
+        crops: dict[str, list[list[np.ndarray]]] = {}
+        for row in load_crop_table(Path(data_dir), split):
+            image = cv2.imread(row["path"], cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            per_digit = crops.setdefault(row["meter_type"], [[] for _ in range(10)])
+            per_digit[int(row["digit_floor"])].append(image)
+        # a type must offer every digit, else balanced sampling is impossible for it
+        crops = {t: d for t, d in crops.items() if all(d)}
+        weights = {t: float(sum(map(len, d))) for t, d in crops.items()}
+        return cls(crops, weights, lengths or DEFAULT_LENGTHS[split])
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        types = list(self.crops)
+        w = np.array([self.type_weights[t] for t in types])
+        meter_type = types[rng.choice(len(types), p=w / w.sum())]
+        n = int(rng.integers(self.lengths[0], self.lengths[1] + 1))
+        digits = rng.integers(0, 10, n)  # uniform per position: balanced digits
+        picks = [self.crops[meter_type][d][rng.integers(0, len(self.crops[meter_type][d]))] for d in digits]
+        return compose_counter(rng, picks), "".join(map(str, digits))
+
+    def fixed_set(self, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
+        """`count` composed counters, reproducible from `seed` (no augmentation)."""
+        rng = np.random.default_rng(seed)
+        return [self(rng) for _ in range(count)]
+
+
+def compose_counter(rng: np.random.Generator, crops: list[np.ndarray], augment: bool = True) -> np.ndarray:
+    """Digit crops (h_i,w_i,3) uint8 -> one (H,W,3) uint8 counter, side by side at a common
+    height, with separator gaps and a margin in the crops' own edge colour."""
+    height = int(np.median([c.shape[0] for c in crops]))
+    scaled = [cv2.resize(c, (max(2, round(c.shape[1] * height / c.shape[0])), height)) for c in crops]
+    gap = int(rng.integers(0, max(1, height // 8)))
+    fill = np.median(np.concatenate([c[:, [0, -1]].reshape(-1, 3) for c in scaled]), axis=0)
+    parts = []
+    for s in scaled:
+        parts.append(s)
+        parts.append(np.empty((height, gap, 3), np.uint8))
+        parts[-1][:] = fill
+    counter = np.concatenate(parts[:-1], axis=1)
+    margin = int(rng.integers(0, max(1, height // 5)))
+    counter = cv2.copyMakeBorder(counter, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=fill.tolist())
+    return augment_counter(rng, counter, strength=0.4) if augment else counter

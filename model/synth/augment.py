@@ -1,0 +1,104 @@
+"""Field augmentations for counter crops: what phones and fixed cameras do to a counter window.
+
+Each function takes and returns (H,W,3) uint8 BGR; `augment_counter` applies a random subset.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def perspective(rng, image: np.ndarray, strength: float = 0.06) -> np.ndarray:
+    """Small rotation/perspective, as a slightly misaligned crop from the locator would be."""
+    h, w = image.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    jitter = rng.uniform(-strength, strength, (4, 2)) * np.float32([w * 0.25, h])
+    dst = (src + jitter).astype(np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
+    """Loose or tight crop: add a border of the edge colour or cut a few pixels."""
+    h, w = image.shape[:2]
+    pads = (rng.uniform(-0.05, 0.15, 4) * np.array([h, h, w * 0.1, w * 0.1])).astype(int)
+    top, bottom, left, right = (max(0, p) for p in pads)
+    image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    ct, cb, cl, cr = (max(0, -p) for p in pads)
+    return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
+
+
+def uneven_light(rng, image: np.ndarray) -> np.ndarray:
+    """A linear light gradient, a shadow band and/or a glare spot."""
+    h, w = image.shape[:2]
+    gain = np.ones((h, w), np.float32)
+    if rng.random() < 0.6:
+        gx, gy = rng.uniform(-0.5, 0.5, 2)
+        gain *= 1 + gx * np.linspace(-1, 1, w)[None, :] + gy * np.linspace(-1, 1, h)[:, None]
+    if rng.random() < 0.3:  # shadow across part of the window
+        x0 = int(rng.integers(0, w))
+        gain[:, x0 : x0 + int(rng.integers(w // 8, w // 2 + 2))] *= rng.uniform(0.35, 0.8)
+    out = image.astype(np.float32) * np.clip(gain, 0.2, 2.0)[:, :, None]
+    if rng.random() < 0.25:  # glare spot
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        r = rng.uniform(0.05, 0.3) * w
+        yy, xx = np.mgrid[0:h, 0:w]
+        spot = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
+        out += spot[:, :, None] * rng.uniform(60, 200)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def low_contrast(rng, image: np.ndarray) -> np.ndarray:
+    alpha = rng.uniform(0.25, 0.7)
+    base = rng.uniform(0, 255 * (1 - alpha))
+    return np.clip(image.astype(np.float32) * alpha + base, 0, 255).astype(np.uint8)
+
+
+def dirt_and_occlusion(rng, image: np.ndarray) -> np.ndarray:
+    """Specks of dirt and, rarely, a thin object across the top or bottom edge."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for _ in range(int(rng.integers(0, 12))):
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        colour = rng.integers(0, 256, 3).tolist()
+        cv2.circle(out, centre, int(rng.integers(1, max(2, h // 12))), colour, -1)
+    if rng.random() < 0.2:  # occluder over at most ~20% of the height, never the whole digit row
+        band = int(h * rng.uniform(0.05, 0.2))
+        rows = slice(0, band) if rng.random() < 0.5 else slice(h - band, h)
+        out[rows] = (out[rows] * 0.3 + rng.integers(0, 256, 3) * 0.7).astype(np.uint8)
+    return out
+
+
+def blur_noise_jpeg(rng, image: np.ndarray) -> np.ndarray:
+    """Defocus/motion blur, sensor noise, down-up sampling and JPEG artefacts."""
+    out = image
+    if rng.random() < 0.5:
+        k = int(rng.choice([3, 5]))
+        out = cv2.GaussianBlur(out, (k, k), rng.uniform(0.5, 1.6))
+    if rng.random() < 0.3:
+        scale = rng.uniform(0.3, 0.7)
+        small = cv2.resize(out, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        noise = rng.normal(0, rng.uniform(2, 14), out.shape)
+        out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 90))])
+        out = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return out
+
+
+def augment_counter(rng: np.random.Generator, image: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """(H,W,3) uint8 BGR -> (H',W',3) uint8 BGR with random field degradations.
+    `strength` in [0,1] scales how often each one is applied."""
+    steps = (
+        (0.8, crop_jitter), (0.6, perspective), (0.6, uneven_light), (0.25, low_contrast),
+        (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
+    )
+    for probability, step in steps:
+        if rng.random() < probability * strength:
+            image = step(rng, image)
+    if rng.random() < 0.1 * strength:
+        image = 255 - image  # negative / inverted displays
+    return image

@@ -1,0 +1,146 @@
+"""Train the reader with CTC on a mix of synthetic and real-composed counters. Resumable.
+
+    python -m model.train --run-dir runs/reader [--steps N] [--mix drums=0.4,lcd=0.2,real=0.4]
+
+The run dir holds `ckpt/` (model + optimiser + step, the latest few), `train.log`, `config.json`,
+and `best.weights.h5` + `best.json` (best validation exact-match so far). Re-running the same
+command resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from model.network import BLANK_INDEX, build_reader
+from model.train_data import batch_stream, build_sources, make_batch
+
+log = logging.getLogger("model.train")
+DEFAULT_MIX = "drums=0.4,lcd=0.2,real=0.4"
+DEFAULT_DATA_DIR = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    return {k: float(v) for k, v in (part.split("=") for part in text.split(","))}
+
+
+def encode_labels(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Digit strings -> ((N, Lmax) int32 class ids padded with 0, (N,) int32 lengths)."""
+    lengths = np.array([len(s) for s in labels], np.int32)
+    dense = np.zeros((len(labels), max(lengths.max(), 1)), np.int32)
+    for i, s in enumerate(labels):
+        dense[i, : len(s)] = [int(c) for c in s]  # class c is digit c; the blank is class 10
+    return dense, lengths
+
+
+def make_train_step(model, optimizer):
+    @tf.function(reduce_retracing=True)
+    def train_step(images, labels, label_length):
+        with tf.GradientTape() as tape:
+            probs = model(images, training=True)
+            logit_length = tf.fill([tf.shape(probs)[0]], tf.shape(probs)[1])
+            loss = tf.nn.ctc_loss(labels, tf.math.log(probs + 1e-8), label_length, logit_length,
+                                  logits_time_major=False, blank_index=BLANK_INDEX)
+            loss = tf.reduce_mean(loss)
+        grads = tape.gradient(loss, model.trainable_variables)
+        grads, _ = tf.clip_by_global_norm(grads, 5.0)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return train_step
+
+
+def exact_match(model, images: np.ndarray, labels: list[str]) -> float:
+    """Greedy exact-match rate of `model` on (N,H,W,1) float32 images."""
+    from model.decode import decode_greedy
+
+    probs = model.predict(images, batch_size=256, verbose=0)
+    hits = sum("".join(map(str, decode_greedy(p, BLANK_INDEX).labels)) == y for p, y in zip(probs, labels))
+    return hits / len(labels)
+
+
+def make_validation(mix, data_dir, height, width, per_source: int = 300) -> dict:
+    """Fixed validation sets, one per source (real uses the held-out crops)."""
+    sets = {}
+    for name in mix:
+        rng = np.random.default_rng(12345)
+        sources = build_sources({name: 1.0}, data_dir, split="val")
+        sets[name] = make_batch(rng, sources, per_source, height, width)
+    return sets
+
+
+def train(args) -> None:
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(run_dir / "train.log"), logging.StreamHandler()])
+    mix = parse_mix(args.mix)
+    (run_dir / "config.json").write_text(json.dumps(vars(args), indent=2))
+    model = build_reader(args.height, args.width)
+    step = tf.Variable(0, dtype=tf.int64)
+    schedule = tf.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=0.05)
+    optimizer = tf.keras.optimizers.Adam(schedule)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=3)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint)
+        log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step))
+    best_path = run_dir / "best.json"
+    best = json.loads(best_path.read_text()) if best_path.exists() else {"score": -1.0}
+    validation = make_validation(mix, args.data_dir, args.height, args.width)
+    train_step = make_train_step(model, optimizer)
+    stream = batch_stream(mix, args.data_dir, args.batch_size, args.height, args.width,
+                          seed=args.seed + int(step), workers=args.workers)
+    started, losses = time.time(), []
+    while int(step) < args.steps:
+        images, labels = next(stream)
+        dense, lengths = encode_labels(labels)
+        losses.append(float(train_step(images, dense, lengths)))
+        step.assign_add(1)
+        if int(step) % args.log_every == 0:
+            rate = args.log_every * args.batch_size / (time.time() - started)
+            log.info("step %d loss %.4f lr %.2e %.0f img/s", int(step), np.mean(losses),
+                     float(schedule(step)), rate)
+            started, losses = time.time(), []
+        if int(step) % args.eval_every == 0 or int(step) == args.steps:
+            manager.save(checkpoint_number=int(step))
+            best = _validate(model, validation, int(step), best, run_dir)
+
+
+def _validate(model, validation: dict, step: int, best: dict, run_dir: Path) -> dict:
+    scores = {name: exact_match(model, x, y) for name, (x, y) in validation.items()}
+    score = float(np.mean(list(scores.values())))
+    log.info("step %d validation exact-match %s mean %.4f", step, {k: round(v, 4) for k, v in scores.items()}, score)
+    if score > best["score"]:
+        model.save_weights(run_dir / "best.weights.h5")
+        best = {"score": score, "step": step, "scores": scores}
+        (run_dir / "best.json").write_text(json.dumps(best, indent=2))
+        log.info("new best at step %d", step)
+    return best
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--steps", type=int, default=60000, help="total steps (the LR schedule's length)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--mix", default=DEFAULT_MIX, help="source weights, e.g. drums=0.5,lcd=0.2,real=0.3")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    parser.add_argument("--height", type=int, default=32)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=1, help="batch producer processes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--eval-every", type=int, default=500)
+    train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

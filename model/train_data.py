@@ -1,0 +1,80 @@
+"""Training batches: a weighted mix of counter sources, normalised by the serving path, produced
+in a separate process so rendering overlaps the train step.
+
+A source is a function `rng -> ((H,W,3) uint8 BGR crop, label digits)`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from model.normalise import to_reader_input
+from model.synth.augment import augment_counter
+from model.synth.counters import sample_drum_counter
+
+Source = Callable[[np.random.Generator], tuple[np.ndarray, str]]
+
+
+def synthetic_drums(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    image, label = sample_drum_counter(rng)
+    return augment_counter(rng, image), label
+
+
+def synthetic_lcd(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    from model.synth.lcd import sample_lcd_counter
+
+    image, label = sample_lcd_counter(rng)
+    return augment_counter(rng, image, strength=0.8), label
+
+
+def build_sources(mix: dict[str, float], data_dir: str | None, split: str = "train") -> list[tuple[float, Source]]:
+    """Name -> weight mapping to (weight, source) pairs. `real` needs `data_dir`."""
+    sources: list[tuple[float, Source]] = []
+    for name, weight in mix.items():
+        if weight <= 0:
+            continue
+        if name == "drums":
+            sources.append((weight, synthetic_drums))
+        elif name == "lcd":
+            sources.append((weight, synthetic_lcd))
+        elif name == "real":
+            from model.real_digits import RealCounterSource
+
+            sources.append((weight, RealCounterSource.from_data_dir(data_dir, split)))
+        else:
+            raise ValueError(f"unknown source {name!r}")
+    return sources
+
+
+def make_batch(rng, sources, size: int, height: int, width: int) -> tuple[np.ndarray, list[str]]:
+    """-> ((size,height,width,1) float32, labels) drawn from the weighted sources."""
+    weights = np.array([w for w, _ in sources], np.float64)
+    picks = rng.choice(len(sources), size=size, p=weights / weights.sum())
+    crops, labels = [], []
+    for k in picks:
+        crop, label = sources[k][1](rng)
+        crops.append(crop)
+        labels.append(label)
+    return to_reader_input(crops, height, width), labels
+
+
+def _produce(queue, mix, data_dir, size, height, width, seed):
+    rng = np.random.default_rng(seed)
+    sources = build_sources(mix, data_dir)
+    while True:
+        queue.put(make_batch(rng, sources, size, height, width))
+
+
+def batch_stream(mix, data_dir, size, height, width, seed, workers: int = 1) -> Iterator:
+    """Endless batches from `workers` spawned producer processes (spawn: no TF state is forked)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue(maxsize=16)
+    procs = [ctx.Process(target=_produce, args=(queue, mix, data_dir, size, height, width, seed + i),
+                         daemon=True) for i in range(workers)]
+    for p in procs:
+        p.start()
+    while True:
+        yield queue.get()
