@@ -15,7 +15,8 @@ import numpy as np
 
 from model.synth.counters import sample_drum_counter
 from model.synth.fonts import font_paths
-from model.synth.windows import HERSHEY, colour, draw_seven_segment, stamp_digits
+from model.synth.lcd import sample_lcd_counter
+from model.synth.windows import HERSHEY, colour, stamp_digits
 
 MODEL_CODES = ("Qn 2,5 m3/h", "Q3 4", "DN20", "R160-H", "MID", "CLASS B", "G4", "Qmax 6 m3/h",
                "pmax 0.5 bar", "T30", "2019", "IP68", "Ex", "230V 50Hz", "10(60)A", "1000 imp/kWh")
@@ -129,32 +130,29 @@ def draw_gas_plate(rng: np.random.Generator, counter_width: float, with_counter:
 
 def draw_lcd_plate(rng: np.random.Generator, counter_width: float, with_counter: bool = True) -> Plate:
     """An electricity meter: LCD with the value, a small OBIS code before it and 'kWh' after."""
-    digits = int(rng.integers(5, 9))
-    digit_h = max(8, int(counter_width / (digits * 0.75)))
-    panel, label, _ = draw_seven_segment(rng, digits, digit_h)
-    scale = counter_width / panel.shape[1]
-    panel = cv2.resize(panel, (int(counter_width), max(6, int(panel.shape[0] * scale))))
-    bg = tuple(int(v) for v in panel[1, 1])
-    side = int(counter_width * rng.uniform(0.25, 0.45))
-    lcd = np.zeros((int(panel.shape[0] * 1.5), int(counter_width) + 2 * side, 3), np.uint8)
-    lcd[:] = bg
-    top = (lcd.shape[0] - panel.shape[0]) // 2
+    panel, label = sample_lcd_counter(rng, int(rng.integers(5, 9)))
+    height = max(6, round(panel.shape[0] * counter_width / panel.shape[1]))
+    panel = cv2.resize(panel, (round(counter_width), height), interpolation=cv2.INTER_AREA)
+    bg = np.median(panel[[0, -1]].reshape(-1, 3), axis=0)
+    side = int(counter_width * rng.uniform(0.2, 0.4))
+    lcd = np.zeros((int(height * rng.uniform(1.2, 1.6)), panel.shape[1] + 2 * side, 3), np.uint8)
+    lcd[:] = bg.astype(np.uint8)
+    top = (lcd.shape[0] - height) // 2
     if with_counter:
-        lcd[top:top + panel.shape[0], side:side + panel.shape[1]] = panel
-    ink = tuple(int(v) for v in np.array(bg) * 0.25)
-    small = max(5, int(panel.shape[0] * 0.35))
+        lcd[top:top + height, side:side + panel.shape[1]] = panel
+    ink = tuple(int(v) for v in bg * 0.25)
+    small = max(5, int(height * 0.3))
     obis = str(rng.choice(["1.8.0", "1.8.1", "2.8.0", "15.8.0", "0.9.1", "C.1.0"]))
-    cv2.putText(lcd, obis, (4, top + small + 2), HERSHEY[0], small / 22, ink, max(1, small // 8), cv2.LINE_AA)
-    cv2.putText(lcd, "kWh", (side + panel.shape[1] + 4, top + panel.shape[0] - 2), HERSHEY[0],
+    cv2.putText(lcd, obis, (2, top + small + 2), HERSHEY[0], small / 22, ink, max(1, small // 8), cv2.LINE_AA)
+    cv2.putText(lcd, "kWh", (side + panel.shape[1] + 3, top + height - 3), HERSHEY[0],
                 small / 20, ink, max(1, small // 8), cv2.LINE_AA)
-    width, height = int(lcd.shape[1] / rng.uniform(0.55, 0.85)), int(lcd.shape[0] * rng.uniform(4, 7))
-    plate = np.zeros((height, width, 4), np.uint8)
+    width, plate_h = int(lcd.shape[1] / rng.uniform(0.55, 0.85)), int(lcd.shape[0] * rng.uniform(4, 7))
+    plate = np.zeros((plate_h, width, 4), np.uint8)
     plate[:] = (*colour(rng, 20, 235), 255)
-    x, y = (width - lcd.shape[1]) // 2, int(height * rng.uniform(0.1, 0.35))
+    x, y = (width - lcd.shape[1]) // 2, int(plate_h * rng.uniform(0.1, 0.35))
     _paste(plate, lcd, x, y)
-    quad = (np.array([[side, top], [side + panel.shape[1], top], [side + panel.shape[1], top + panel.shape[0]],
-                      [side, top + panel.shape[0]]], np.float32) + (x, y)) if with_counter else None
+    quad = _paste(plate, lcd[top:top + height, side:side + panel.shape[1]], x + side, y + top)
     text_ink = (20, 20, 20) if np.mean(plate[0, 0, :3]) > 110 else (230, 230, 230)
     _serial(rng, plate, width * 0.1, y + lcd.shape[0] * 1.4, small * 2, text_ink)
     _codes(rng, plate, width * 0.1, y + lcd.shape[0] * 2.8, small * 1.5, text_ink, int(rng.integers(1, 4)))
-    return Plate(plate, quad, label if with_counter else None)
+    return Plate(plate, quad if with_counter else None, label if with_counter else None)

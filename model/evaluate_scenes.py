@@ -1,0 +1,121 @@
+"""Held-out whole-photo evaluation: does the pipeline find and read the counter?
+
+    python -m model.evaluate_scenes --count 500 [--negatives 100] [--model-dir model/shipped]
+
+Renders scenes from a seed neither training nor validation used, sends each through the path a
+worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
+the share of photos whose located window overlaps the true one with IoU >= 0.5, exact-match of
+the reading, the status mix and the error rate among `accepted`, per meter kind; and for photos
+without a counter (blank, dark, clutter, meter with no counter in view) how many were accepted,
+which must be zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.image_io import decode_image
+from model.locator_targets import quad_iou
+from model.pipeline import DEFAULT_DECODE_MAX_SIDE, find_windows, read_images
+from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS, render_scene
+
+HELD_OUT_SEED = 20261121
+DEFAULT_SIZES = ((640, 480), (1024, 768), (1600, 1200), (480, 640))
+MAX_BYTES, MAX_PIXELS = 40 * 1024 * 1024, 50_000_000
+
+
+def scene_photos(seed: int, count: int, kinds: tuple[str, ...], sizes, max_rotation: float):
+    """Yield (kind, JPEG bytes, label, quad in the original photo's pixels, original width)."""
+    for index in range(count):
+        rng = np.random.default_rng([seed, index, len(kinds)])
+        kind = kinds[index % len(kinds)]
+        width, height = sizes[int(rng.integers(len(sizes)))]
+        scene = render_scene(rng, width, height, kind=kind, max_rotation=max_rotation)
+        ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
+        yield kind, encoded.tobytes(), scene.label, scene.quad, width
+
+
+def evaluate(models, photos, batch_size: int = 32) -> dict:
+    """Run photos through decode -> read_images in batches; return the tallies per kind."""
+    tallies: dict[str, Counter] = {}
+    batch: list = []
+    for photo in photos:
+        batch.append(photo)
+        if len(batch) == batch_size:
+            _evaluate_batch(models, batch, tallies)
+            batch = []
+    if batch:
+        _evaluate_batch(models, batch, tallies)
+    return tallies
+
+
+def _evaluate_batch(models, batch, tallies: dict[str, Counter]) -> None:
+    images = [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+                           target_max_side=DEFAULT_DECODE_MAX_SIDE) for _, data, _, _, _ in batch]
+    boxes = find_windows(images, models, None)
+    readings = read_images(images, models)
+    for (kind, _, label, quad, width), image, box, reading in zip(batch, images, boxes, readings):
+        tally = tallies.setdefault(kind, Counter())
+        tally["photos"] += 1
+        tally[f"status_{reading.status.value}"] += 1
+        if label is None:
+            continue
+        scale = image.shape[1] / width
+        tally["located"] += box is not None and quad_iou(box.quad, quad * scale) >= 0.5
+        tally["exact"] += reading.reading == label
+        if reading.status.value == "accepted":
+            tally["accepted_wrong"] += reading.reading != label
+
+
+def summarise(tallies: dict[str, Counter]) -> dict:
+    """Rates from tallies: per kind and over all photos with a counter / without one."""
+    summary = {}
+    positives, negatives = Counter(), Counter()
+    for kind, tally in sorted(tallies.items()):
+        (positives if kind in METER_KINDS else negatives).update(tally)
+        summary[kind] = _rates(tally)
+    summary["all_meters"] = _rates(positives)
+    summary["all_negatives"] = {"photos": negatives["photos"], "accepted": negatives["status_accepted"],
+                                "review": negatives["status_review"],
+                                "unreadable": negatives["status_unreadable"]}
+    return summary
+
+
+def _rates(tally: Counter) -> dict:
+    photos = max(tally["photos"], 1)
+    accepted = tally["status_accepted"]
+    return {"photos": tally["photos"], "located_iou50": round(tally["located"] / photos, 4),
+            "exact_match": round(tally["exact"] / photos, 4),
+            "accepted_share": round(accepted / photos, 4),
+            "accepted_error_rate": round(tally["accepted_wrong"] / max(accepted, 1), 4),
+            "statuses": {k[7:]: v for k, v in tally.items() if k.startswith("status_")}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=300, help="photos with a counter")
+    parser.add_argument("--negatives", type=int, default=100, help="photos without a counter")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    parser.add_argument("--model-dir", type=Path, default=Path(__file__).parent / "shipped")
+    parser.add_argument("--max-rotation", type=float, default=90.0)
+    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
+    args = parser.parse_args(argv)
+    from model.runtime import load_models  # TensorFlow only once the arguments are valid
+
+    sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
+    models = load_models(args.model_dir)
+    tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation))
+    negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation))
+    summary = summarise({**tallies, **negatives})
+    summary["model_version"] = models.version
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
