@@ -12,7 +12,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from model.reading import Reading, Status
+from results import repository
+from results.repository import PhotoOutcome
+from storage.fetch import FetchFailed, fetch_many
+from storage.refs import PhotoRef
 from workers.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -36,8 +42,6 @@ class BatchReport:
 
 def process_batch(job_id: str, batch_no: int, resources: Resources) -> BatchReport:
     """Read one queued batch and persist one row per photo. Safe to run twice (upserts)."""
-    from results import repository
-
     started = time.perf_counter()
     with resources.session_factory() as session, session.begin():
         work = repository.load_batch(session=session, job_id=job_id, batch_no=batch_no)
@@ -49,35 +53,47 @@ def process_batch(job_id: str, batch_no: int, resources: Resources) -> BatchRepo
     if attempt > resources.settings.max_attempts:
         outcomes = give_up(work.photos, attempt - 1, resources.models.version)
     else:
-        outcomes = read_photos(
-            work.photos,
-            models=resources.models,
-            s3_client=resources.s3_client,
-            settings=resources.settings,
-            profile=resolve_profile(getattr(job, "profile", None)),
-        )
-    with resources.session_factory() as session, session.begin():
-        repository.save_batch(session=session, job_id=job_id, batch_no=batch_no, outcomes=outcomes)
+        outcomes = _read_or_save_partial(work, resources, getattr(job, "profile", None))
+    _save(job_id, batch_no, outcomes, resources)
     counts = Counter(o.reading.status.value for o in outcomes)
     elapsed = time.perf_counter() - started
     log.info("job %s batch %s attempt %s: %s in %.2fs", job_id, batch_no, attempt, dict(counts), elapsed)
     return BatchReport(job_id, batch_no, attempt, dict(counts), elapsed_s=elapsed)
 
 
+def _read_or_save_partial(work, resources: Resources, profile_spec: str | None) -> list:
+    """Read the batch; on the soft time limit keep the rows already decided (the photos that
+    failed to fetch or decode) and re-raise, so the retry reads only what is still pending."""
+    finished: list = []
+    try:
+        return read_photos(
+            work.photos, models=resources.models, s3_client=resources.s3_client, settings=resources.settings,
+            profile=resolve_profile(profile_spec), finished=finished,
+        )
+    except SoftTimeLimitExceeded:
+        if finished:
+            _save(work.job_id, work.batch_no, finished, resources)
+        log.warning("job %s batch %s: soft time limit; kept %d finished rows", work.job_id, work.batch_no, len(finished))
+        raise
+
+
+def _save(job_id: str, batch_no: int, outcomes: list, resources: Resources) -> None:
+    with resources.session_factory() as session, session.begin():
+        repository.save_batch(session=session, job_id=job_id, batch_no=batch_no, outcomes=outcomes)
+
+
 def give_up(photos, tries: int, model_version: str) -> list:
     """Poison batch (it kept crashing or timing out): every photo becomes an `error` row."""
-    from results.repository import PhotoOutcome
-
     reading = Reading.failed(Status.ERROR, f"gave up after {tries} attempts", model_version)
     return [PhotoOutcome(uri=p.uri, reading=reading, processing_ms=0) for p in photos]
 
 
-def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False, digits=None) -> list:
+def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False, digits=None,
+                finished: list | None = None) -> list:
     """Fetch, decode and read photos (PhotoRef-like, with `.uri`); one PhotoOutcome each, in
-    order. `processing_ms` is the photo's own decode time plus its share of fetch and inference."""
-    from results.repository import PhotoOutcome
-    from storage.fetch import FetchFailed, fetch_many
-
+    order. `processing_ms` is the photo's own decode time plus its share of fetch and inference.
+    `finished`, if given, receives each photo's outcome as soon as it is decided (for a caller
+    interrupted by a time limit)."""
     started = time.perf_counter()
     payloads = fetch_many(
         [_as_ref(p) for p in photos],
@@ -89,16 +105,18 @@ def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False
     readings: list[Reading | None] = [None] * len(photos)
     decoded: dict[int, object] = {}
     for i, payload in enumerate(payloads):
-        if isinstance(payload, FetchFailed):
-            readings[i] = Reading.failed(Status.ERROR, payload.reason, models.version)
-            continue
         t0 = time.perf_counter()
-        image, failure = decode_photo(payload, settings, whole_photo=not crop)
+        if isinstance(payload, FetchFailed):
+            image, failure = None, payload.reason
+        else:
+            image, failure = decode_photo(payload, settings, whole_photo=not crop)
         cost_ms[i] += (time.perf_counter() - t0) * 1000
         if failure is None:
             decoded[i] = image
-        else:
-            readings[i] = Reading.failed(Status.ERROR, failure, models.version)
+            continue
+        readings[i] = Reading.failed(Status.ERROR, failure, models.version)
+        if finished is not None:
+            finished.append(PhotoOutcome(uri=photos[i].uri, reading=readings[i], processing_ms=round(cost_ms[i])))
     t0 = time.perf_counter()
     batch_read = read_decoded(list(decoded.values()), models, profile=profile, crop=crop, digits=digits)
     share_ms = (time.perf_counter() - t0) * 1000 / max(len(decoded), 1)
@@ -131,12 +149,16 @@ def read_decoded(images: list, models, *, profile=None, crop=False, digits=None)
         return []
     try:
         return _read(images, models, profile=profile, crop=crop, digits=digits)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:
         log.exception("batched read failed; retrying %d photos one by one", len(images))
     readings = []
     for image in images:
         try:
             readings.extend(_read([image], models, profile=profile, crop=crop, digits=digits))
+        except SoftTimeLimitExceeded:
+            raise
         except Exception as exc:
             reason = f"reader failed: {type(exc).__name__}: {exc}"[:500]
             readings.append(Reading.failed(Status.ERROR, reason, models.version))
@@ -163,8 +185,6 @@ def resolve_profile(spec: str | None):
 
 
 def _as_ref(photo):
-    from storage.refs import PhotoRef
-
     if isinstance(photo, PhotoRef):
         return photo
     return PhotoRef(photo.uri, etag=getattr(photo, "etag", None), size=getattr(photo, "size", None))
