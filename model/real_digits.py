@@ -52,6 +52,7 @@ class RealCounterSource:
     crops: dict[str, list[list[np.ndarray]]]  # meter_type -> digit -> crops
     type_weights: dict[str, float]
     lengths: tuple[int, int]
+    augment: bool = True  # field augmentations on top of the real crops (training only)
 
     @classmethod
     def from_data_dir(cls, data_dir, split: str = "train", lengths: tuple[int, int] | None = None):
@@ -76,10 +77,10 @@ class RealCounterSource:
         n = int(rng.integers(self.lengths[0], self.lengths[1] + 1))
         digits = rng.integers(0, 10, n)  # uniform per position: balanced digits
         picks = [self.crops[meter_type][d][rng.integers(0, len(self.crops[meter_type][d]))] for d in digits]
-        return compose_counter(rng, picks), "".join(map(str, digits))
+        return compose_counter(rng, picks, self.augment), "".join(map(str, digits))
 
     def fixed_set(self, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
-        """`count` composed counters, reproducible from `seed` (no augmentation)."""
+        """`count` composed counters, reproducible from `seed` (augmented only if `self.augment`)."""
         rng = np.random.default_rng(seed)
         return [self(rng) for _ in range(count)]
 

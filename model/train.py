@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -97,6 +99,17 @@ def train(args) -> None:
     train_step = make_train_step(model, optimizer)
     stream = batch_stream(mix, args.data_dir, args.batch_size, args.height, args.width,
                           seed=args.seed + int(step), workers=args.workers)
+    # SIGTERM (kill PID) exits cleanly: the latest step is checkpointed and the producer
+    # processes (daemons) are terminated with us
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best)
+    finally:
+        manager.save(checkpoint_number=int(step))
+        log.info("checkpoint saved at step %d", int(step))
+
+
+def _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best) -> None:
     started, losses = time.time(), []
     while int(step) < args.steps:
         images, labels = next(stream)

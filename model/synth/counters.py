@@ -40,7 +40,7 @@ def sample_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
     digits = rng.integers(0, 10, n_digits)
     if rng.random() < 0.25:  # leading zeros, common on real meters
         digits[: rng.integers(1, n_digits)] = 0
-    if rng.random() < 0.15:  # a carry in progress through trailing nines
+    if rng.random() < 0.05:  # a carry through trailing nines (kept rare: it skews the last digits to 9)
         digits[n_digits - rng.integers(1, min(4, n_digits) + 1) :] = 9
     offsets = rng.uniform(0.0, REST_JITTER, n_digits) * (rng.random(n_digits) < 0.5)
     if rng.random() < 0.6:  # last drum mid-roll

@@ -96,8 +96,13 @@ def _draw_legend(rng, canvas: np.ndarray, legend_h: int, lit, bg) -> None:
 
 def sample_lcd_counter(rng: np.random.Generator, n_digits: int | None = None) -> tuple[np.ndarray, str]:
     """A random LCD counter: ((H,W,3) uint8 BGR, label digits). Digits uniform per position."""
-    n = int(n_digits or rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
+    digits = sample_lcd_digits(rng, int(n_digits or rng.integers(MIN_DIGITS, MAX_DIGITS + 1)))
+    return render_lcd(rng, digits), "".join(map(str, digits))
+
+
+def sample_lcd_digits(rng: np.random.Generator, n: int) -> list[int]:
+    """n digits, uniform per position, with leading zeros on a share of displays."""
     digits = rng.integers(0, 10, n)
     if rng.random() < 0.3:
         digits[: rng.integers(1, n)] = 0
-    return render_lcd(rng, [int(d) for d in digits]), "".join(map(str, digits))
+    return [int(d) for d in digits]

@@ -1,0 +1,129 @@
+"""The issue's numbers on held-out data, measured through the serving path.
+
+    python -m model.evaluate_heldout [--model-dir model/shipped] [--count 2000] [--write-metadata]
+
+Sets: counters composed from haverland 'test' crops (5-8 digits, never trained on), held-out
+synthetic drums and LCDs (fresh seeds, field augmentations on), the 11 real PHCN LCD crops; and
+the signature's speed at batch 64 and the model's load time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.evaluate import EvalReport, score_readings
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+PHCN = "phcn_lcd_crops"
+
+
+def real_counter_set(data_dir: Path, split: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
+    """`count` counters (5-8 digits) composed, without augmentation, from one split's crops."""
+    from model.real_digits import RealCounterSource
+
+    source = RealCounterSource.from_data_dir(data_dir, split, lengths=(5, 8))
+    source.augment = False
+    return source.fixed_set(count, seed)
+
+
+def synthetic_set(kind: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
+    """Held-out synthetic counters as trained on ('drums' or 'lcd'), augmentations on."""
+    from model.train_data import synthetic_drums, synthetic_lcd
+
+    rng = np.random.default_rng(seed)
+    make = {"drums": synthetic_drums, "lcd": synthetic_lcd}[kind]
+    return [make(rng) for _ in range(count)]
+
+
+def phcn_set(data_dir: Path) -> list[tuple[np.ndarray, str]]:
+    root = Path(data_dir) / PHCN
+    with open(root / "labels.csv", newline="") as f:
+        return [(cv2.imread(str(root / row["path"]), cv2.IMREAD_COLOR), row["label_digits_only"])
+                for row in csv.DictReader(f)]
+
+
+def score_set(items: list[tuple[np.ndarray, str]], models, *, known_length: bool = False) -> EvalReport:
+    """Read crops through model.read_crops (constrained to each label's length if asked)."""
+    from model.read_crops import read_crops
+
+    crops, labels = [c for c, _ in items], [y for _, y in items]
+    if known_length:
+        readings = []
+        for length in sorted(set(map(len, labels))):
+            idx = [i for i, y in enumerate(labels) if len(y) == length]
+            readings += list(zip(idx, read_crops([crops[i] for i in idx], models, digits=length)))
+        readings = [r for _, r in sorted(readings, key=lambda pair: pair[0])]
+    else:
+        readings = read_crops(crops, models)
+    return score_readings(readings, labels)
+
+
+def measure_speed(models, batch: int = 64, seconds: float = 5.0) -> float:
+    """Crops per second through the signature at `batch` (normalised inputs, steady state)."""
+    height, width = models.reader.input_size
+    x = np.random.default_rng(0).random((batch, height, width, 1), dtype=np.float32)
+    for _ in range(3):
+        models.reader.predict(x)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        models.reader.predict(x)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def summary(report: EvalReport) -> dict:
+    keep = ("n", "exact_match", "per_digit_accuracy", "cer", "coverage_at_995", "accepted_share",
+            "accepted_error", "status_counts")
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(report).items() if k in keep}
+
+
+def run(args) -> dict:
+    from model.runtime import load_models
+
+    start = time.perf_counter()
+    models = load_models(args.model_dir)
+    results: dict = {"model_version": models.version, "load_seconds": round(time.perf_counter() - start, 3)}
+    results["crops_per_second_batch64"] = round(measure_speed(models))
+    sets = {"synthetic_drums": synthetic_set("drums", args.synthetic_count, 777),
+            "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778)}
+    if (args.data_dir / "haverland_digits").is_dir():
+        sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, 4242)
+    if (args.data_dir / PHCN).is_dir():
+        sets["phcn_lcd"] = phcn_set(args.data_dir)
+    for name, items in sets.items():
+        results[name] = summary(score_set(items, models))
+        if name == "real_test":
+            results["real_test_known_length"] = summary(score_set(items, models, known_length=True))
+        if name == "phcn_lcd":
+            report = score_set(items, models)
+            results[name]["wrong"] = [(label, read) for _, label, read, _ in report.errors]
+    return results
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", type=Path, default=Path("model/shipped"))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--count", type=int, default=2000, help="held-out real counters")
+    parser.add_argument("--synthetic-count", type=int, default=2000, help="per synthetic kind")
+    parser.add_argument("--write-metadata", action="store_true", help="store the numbers in reader/metadata.json")
+    args = parser.parse_args(argv)
+    results = run(args)
+    print(json.dumps(results, indent=2))
+    if args.write_metadata:
+        path = args.model_dir / "reader" / "metadata.json"
+        metadata = json.loads(path.read_text())
+        metadata.setdefault("metrics", {}).update({"heldout": results})
+        path.write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

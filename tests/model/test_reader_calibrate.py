@@ -1,0 +1,63 @@
+"""Threshold choice from the risk-coverage curve and the evaluation report (pure numpy)."""
+
+import numpy as np
+import pytest
+
+from model.calibrate import choose_threshold, coverage_at_risk, risk_coverage
+from model.evaluate import GAP, align, score_readings
+from model.reading import DigitConfidence, Reading, Status
+
+
+def test_risk_coverage_orders_by_confidence_with_errors_first_on_ties():
+    thresholds, coverage, risk = risk_coverage([0.9, 0.5, 0.9, 0.1], [True, True, False, True])
+    assert list(thresholds) == [0.9, 0.9, 0.5, 0.1]
+    assert list(coverage) == [0.25, 0.5, 0.75, 1.0]
+    assert risk[0] == 1.0  # the tied error is counted first (pessimistic)
+
+
+def test_threshold_keeps_accepted_error_within_budget():
+    rng = np.random.default_rng(0)
+    confidences = rng.random(4000)
+    # errors only below 0.3 confidence: everything above is safe to accept
+    correct = ~((confidences < 0.3) & (rng.random(4000) < 0.5))
+    calibration = choose_threshold(confidences, correct, max_risk=0.005)
+    accepted = confidences >= calibration.threshold
+    assert (~correct[accepted]).mean() <= 0.005
+    assert 0.69 < accepted.mean() < 0.75  # accepts (about) everything above the error zone
+    assert calibration.coverage == pytest.approx(accepted.mean())
+
+
+def test_no_safe_threshold_accepts_nothing():
+    confidences = np.linspace(0, 1, 200)
+    correct = np.zeros_like(confidences, bool)
+    calibration = choose_threshold(confidences, correct)
+    assert (confidences >= calibration.threshold).sum() == 0
+    assert coverage_at_risk(confidences, correct) == 0.0
+
+
+def test_one_confident_error_does_not_block_a_large_safe_set():
+    confidences = np.linspace(1, 0, 1000)
+    correct = np.ones(1000, bool)
+    correct[0] = False  # the most confident reading is wrong; 1 in 1000 is within 0.5%
+    calibration = choose_threshold(confidences, correct)
+    assert calibration.coverage == 1.0 and calibration.risk == pytest.approx(0.001)
+
+
+def test_alignment_and_report():
+    assert align("1234", "1234") == [("1", "1"), ("2", "2"), ("3", "3"), ("4", "4")]
+    assert align("1234", "124") == [("1", "1"), ("2", "2"), ("3", GAP), ("4", "4")]
+    assert align("12", "172") == [("1", "1"), (GAP, "7"), ("2", "2")]
+
+    def reading(text, conf, status):
+        return Reading(status=status, reading=text, confidence=conf,
+                       digits=tuple(DigitConfidence(d, conf) for d in text))
+
+    readings = [reading("0042", 0.99, Status.ACCEPTED), reading("0043", 0.95, Status.ACCEPTED),
+                reading("771", 0.2, Status.REVIEW), Reading.failed(Status.UNREADABLE, "no digits read")]
+    report = score_readings(readings, ["0042", "0042", "7717", "55"])
+    assert report.exact_match == 0.25
+    assert report.cer == pytest.approx((1 + 1 + 2) / 14)
+    assert report.per_digit_accuracy == pytest.approx(10 / 14)
+    assert report.accepted_share == 0.5 and report.accepted_error == 0.5
+    assert report.confusion["2"]["3"] == 1 and report.confusion["5"][GAP] == 2
+    assert report.status_counts == {"accepted": 2, "review": 1, "unreadable": 1}

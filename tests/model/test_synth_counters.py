@@ -1,0 +1,60 @@
+"""Synthetic counter generator: labels follow the odometer/floor rule, lengths, digit balance."""
+
+import numpy as np
+import pytest
+
+from model.synth.counters import MAX_DIGITS, MIN_DIGITS, REST_JITTER, render_drums, sample_drum_counter, sample_odometer
+from model.synth.lcd import sample_lcd_counter, sample_lcd_digits
+
+
+def test_odometer_carries_turn_only_behind_trailing_nines():
+    rng = np.random.default_rng(0)
+    rolling_carries = 0
+    for _ in range(3000):
+        state = sample_odometer(rng, int(rng.integers(MIN_DIGITS, MAX_DIGITS + 1)))
+        offsets, digits = np.array(state.offsets), state.digits
+        assert ((offsets >= 0) & (offsets < 1)).all()  # floor rule: never turned past the next digit
+        for i in range(len(digits) - 1):
+            if offsets[i] > REST_JITTER:  # a higher drum mid-roll ...
+                assert all(d == 9 for d in digits[i + 1 :])  # ... only while all to its right pass 9
+                assert np.allclose(offsets[i + 1 :], offsets[i])  # ... and in step with them
+                rolling_carries += 1
+    assert rolling_carries > 50  # the generator does produce carries
+
+
+def test_lengths_and_labels_are_digits():
+    rng = np.random.default_rng(1)
+    lengths = set()
+    for make in (sample_drum_counter, sample_lcd_counter):
+        for _ in range(60):
+            image, label = make(rng)
+            assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+            assert label.isdigit() and MIN_DIGITS <= len(label) <= MAX_DIGITS
+            lengths.add(len(label))
+    assert lengths == set(range(MIN_DIGITS, MAX_DIGITS + 1))
+
+
+@pytest.mark.parametrize("sample_digits", [lambda rng, n: sample_odometer(rng, n).digits, sample_lcd_digits])
+def test_digits_balanced_across_positions(sample_digits):
+    rng = np.random.default_rng(2)
+    counts = np.zeros((6, 10))
+    for _ in range(4000):
+        for position, digit in enumerate(sample_digits(rng, 6)):
+            counts[position, int(digit)] += 1
+    share = counts / counts.sum(axis=1, keepdims=True)
+    # leading zeros are deliberately over-represented in the first positions, never dominant
+    assert share[:, 1:].min() > 0.06
+    assert share[-1].max() < 0.16  # the last drum: near uniform (9 slightly boosted for carries)
+
+
+def test_rendering_shows_the_rolled_digit_pair():
+    """A drum turned half-way shows the lower half of its digit and the upper half of the next,
+    so its pixels differ from the same drum at rest; its label does not change."""
+    from model.synth.counters import OdometerState
+
+    rest = render_drums(np.random.default_rng(5), OdometerState((1, 2, 3, 4), (0.0, 0.0, 0.0, 0.0)))
+    rolled = render_drums(np.random.default_rng(5), OdometerState((1, 2, 3, 4), (0.0, 0.0, 0.0, 0.5)))
+    assert rest.shape == rolled.shape
+    width = rest.shape[1]
+    assert np.abs(rest[:, : width // 2].astype(int) - rolled[:, : width // 2]).mean() < 1.0
+    assert np.abs(rest[:, -width // 5 :].astype(int) - rolled[:, -width // 5 :]).mean() > 5.0
