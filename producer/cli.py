@@ -84,7 +84,8 @@ def enqueue(settings, source: str, force: bool, profile: str | None, wait: bool,
 
 @main.command()
 @click.argument("job_id")
-@click.option("--wait", is_flag=True, help="Stay until every photo has a row, with a progress bar.")
+@click.option("--wait", is_flag=True, envvar="METER_OCR_WAIT", show_envvar=True,
+              help="Stay until every photo has a row, with a progress bar.")
 @uses_settings("database_url", "broker_url", "queue")
 def resume(settings, job_id: str, wait: bool) -> None:
     """Re-queue the batches of JOB_ID that have no rows yet (after a broker or worker crash)."""
@@ -116,7 +117,8 @@ def status(settings, job_id: str | None) -> None:
               help="Only rows with this status.")
 @click.option("--format", "fmt", default="table", show_default=True, envvar="METER_OCR_RESULTS_FORMAT",
               show_envvar=True, type=click.Choice(["table", "csv", "jsonl"]), help="Output format.")
-@click.option("-o", "--output", type=click.File("w"), default="-", help="Write here instead of stdout.")
+@click.option("-o", "--output", type=click.File("w"), default="-", envvar="METER_OCR_RESULTS_OUTPUT",
+              show_envvar=True, help="Write here instead of stdout.")
 @uses_settings("database_url")
 def results(settings, job_id: str | None, status_filter: str | None, fmt: str, output) -> None:
     """The rows of JOB_ID (default: the latest job), one per photo."""
@@ -134,7 +136,8 @@ def results(settings, job_id: str | None, status_filter: str | None, fmt: str, o
 @main.command()
 @click.argument("source_uri")
 @click.argument("reading")
-@click.option("--job", "job_id", help="Job of the row. [default: the latest job]")
+@click.option("--job", "job_id", envvar="METER_OCR_JOB", show_envvar=True,
+              help="Job of the row. [default: the latest job]")
 @click.option("--reviewer", required=True, envvar="METER_OCR_REVIEWER", show_envvar=True,
               help="Who confirmed or corrected the reading.")
 @uses_settings("database_url")

@@ -55,9 +55,12 @@ def run(settings, source: str, force: bool, profile: str | None) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--crop", is_flag=True, help="The images are already counter windows (skip location).")
-@click.option("--digits", type=click.IntRange(1, 16), help="Expected digit count (constrains decoding).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--crop", is_flag=True, envvar="METER_OCR_CROP", show_envvar=True,
+              help="The images are already counter windows (skip location).")
+@click.option("--digits", type=click.IntRange(1, 16), envvar="METER_OCR_DIGITS", show_envvar=True,
+              help="Expected digit count (constrains decoding).")
+@click.option("--json", "as_json", is_flag=True, envvar="METER_OCR_JSON", show_envvar=True,
+              help="One JSON object per line.")
 @profile_option
 @uses_settings("s3_endpoint_url", "model_dir", "batch_size", "fetch_concurrency")
 def read(settings, paths: tuple[str, ...], crop: bool, digits: int | None, as_json: bool, profile: str | None) -> None:
@@ -83,8 +86,10 @@ def read(settings, paths: tuple[str, ...], crop: bool, digits: int | None, as_js
 
 @click.command(name="eval")
 @click.argument("labels_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--crop", is_flag=True, help="The images are already counter windows.")
-@click.option("--digits", type=click.IntRange(1, 16), help="Expected digit count (constrains decoding).")
+@click.option("--crop", is_flag=True, envvar="METER_OCR_CROP", show_envvar=True,
+              help="The images are already counter windows.")
+@click.option("--digits", type=click.IntRange(1, 16), envvar="METER_OCR_DIGITS", show_envvar=True,
+              help="Expected digit count (constrains decoding).")
 @uses_settings("model_dir")
 def evaluate(settings, labels_csv: Path, crop: bool, digits: int | None) -> None:
     """Score the reader on LABELS.csv (path,label): accuracy and accepted-error rate."""
