@@ -26,28 +26,38 @@ def triage(image: np.ndarray) -> str | None:
     Returns a short reason: "too dark", "blank image", "overexposed", "too blurred".
     """
     grey = _small_grey(image)
+    histogram = np.bincount(grey.ravel(), minlength=256)
     mean = float(grey.mean())
-    if mean < DEFAULT_DARK_MEAN and float(np.percentile(grey, 99)) < DEFAULT_DARK_P99:
+    if mean < DEFAULT_DARK_MEAN and _histogram_percentile(histogram, 99) < DEFAULT_DARK_P99:
         return "too dark"
     if float(grey.std()) < DEFAULT_FLAT_STD:
         return "blank image"
-    if float((grey >= 250).mean()) > DEFAULT_OVEREXPOSED_FRACTION:
+    if histogram[250:].sum() > DEFAULT_OVEREXPOSED_FRACTION * grey.size:
         return "overexposed"
-    if edge_sharpness(grey) < DEFAULT_BLUR_EDGE:
+    if edge_sharpness(grey, histogram) < DEFAULT_BLUR_EDGE:
         return "too blurred"
     return None
 
 
-def edge_sharpness(grey: np.ndarray) -> float:
+def edge_sharpness(grey: np.ndarray, histogram: np.ndarray | None = None) -> float:
     """How sharp the photo's strongest edges are: a high percentile of |Laplacian| / contrast.
 
     grey: (h, w) uint8 at about DEFAULT_TRIAGE_SIDE. A percentile of the strongest responses,
     not the mean, so a sharp counter on a plain wall still counts; dividing by the grey-level
     range keeps a dim but sharp photo from looking blurred.
     """
-    laplacian = np.abs(cv2.Laplacian(grey, cv2.CV_16S, ksize=3))
-    low, high = np.percentile(grey, (1, 99))
-    return float(np.percentile(laplacian, 99.5)) / max(float(high - low), 8.0)
+    if histogram is None:
+        histogram = np.bincount(grey.ravel(), minlength=256)
+    laplacian = np.abs(cv2.Laplacian(grey, cv2.CV_16S, ksize=3)).ravel()
+    strong = float(np.partition(laplacian, int(laplacian.size * 0.995))[int(laplacian.size * 0.995)])
+    spread = _histogram_percentile(histogram, 99) - _histogram_percentile(histogram, 1)
+    return strong / max(spread, 8.0)
+
+
+def _histogram_percentile(histogram: np.ndarray, percent: float) -> float:
+    """The grey level below which `percent` % of the pixels lie (a 256-bin histogram)."""
+    cumulative = np.cumsum(histogram)
+    return float(np.searchsorted(cumulative, cumulative[-1] * percent / 100.0))
 
 
 def _small_grey(image: np.ndarray) -> np.ndarray:
