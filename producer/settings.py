@@ -16,7 +16,8 @@ SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model" / "shipped"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METER_OCR_", extra="ignore")
+    # An empty variable (e.g. compose's `${X:-}`) means "use the default", not "invalid".
+    model_config = SettingsConfigDict(env_prefix="METER_OCR_", extra="ignore", env_ignore_empty=True)
 
     database_url: SecretStr = SecretStr("sqlite:///meter-ocr.db")
     broker_url: SecretStr | None = None
