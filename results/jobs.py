@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -38,12 +39,9 @@ def lock_job(session: Session, job_id: str) -> None:
         raise LookupError(f"no job {job_id}")
 
 
-def refresh_job(session: Session, job_id: str, *, progress: bool = False) -> None:
-    """Recompute total and per-status counts from the photo rows.
-
-    With progress=True (after a batch is saved, or once listing is over) also move the job to
-    `running`, or to `done` with its finish time once it is fully listed and no batch is owed.
-    """
+def refresh_job(session: Session, job_id: str) -> None:
+    """Recount total and per-status counts from the photo rows (a full scan of the job's index
+    entries: run when listing ends and when the job finishes, not per batch)."""
     by_status = dict(
         session.execute(
             select(photos.c.status, func.count()).where(photos.c.job_id == job_id).group_by(photos.c.status)
@@ -51,14 +49,37 @@ def refresh_job(session: Session, job_id: str, *, progress: bool = False) -> Non
     )
     values = {column.name: by_status.get(status, 0) for status, column in STATUS_COUNT_COLUMNS.items()}
     values["total"] = sum(by_status.values())
-    if progress:
-        now = utc_now()
-        listed = session.execute(select(jobs.c.listed_at).where(jobs.c.id == job_id)).scalar() is not None
-        finished = listed and _count_owed(session, job_id) == 0
-        values["state"] = "done" if finished else "running"
-        values["started_at"] = func.coalesce(jobs.c.started_at, now)
-        values["finished_at"] = func.coalesce(jobs.c.finished_at, now) if finished else None
     session.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+def add_to_counts(session: Session, job_id: str, delta: Counter, *, added: int) -> None:
+    """Apply a batch's status changes to the job's counts. The caller holds the job-row lock and
+    computed `delta` from the rows' old and new statuses, so the counts stay equal to the rows
+    without recounting a million-row job after every batch."""
+    values = {STATUS_COUNT_COLUMNS[s].name: STATUS_COUNT_COLUMNS[s] + n for s, n in delta.items() if n}
+    if added:
+        values["total"] = jobs.c.total + added
+    if values:
+        session.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+def advance_job(session: Session, job_id: str) -> None:
+    """After a batch is saved: `running`, or `done` (counts re-verified from the rows, finish time
+    set) once the job is fully listed and no batch is owed."""
+    now = utc_now()
+    listed = session.execute(select(jobs.c.listed_at).where(jobs.c.id == job_id)).scalar() is not None
+    finished = listed and _count_owed(session, job_id) == 0
+    if finished:
+        refresh_job(session, job_id)
+    session.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(
+            state="done" if finished else "running",
+            started_at=func.coalesce(jobs.c.started_at, now),
+            finished_at=func.coalesce(jobs.c.finished_at, now) if finished else None,
+        )
+    )
 
 
 def set_job_total(*, session: Session, job_id: str, total: int | None = None) -> None:
@@ -70,7 +91,9 @@ def set_job_total(*, session: Session, job_id: str, total: int | None = None) ->
     """
     lock_job(session, job_id)
     session.execute(update(jobs).where(jobs.c.id == job_id).values(listed_at=func.coalesce(jobs.c.listed_at, utc_now())))
-    refresh_job(session, job_id, progress=_count_owed(session, job_id) == 0)
+    refresh_job(session, job_id)
+    if _count_owed(session, job_id) == 0:
+        advance_job(session, job_id)
     if total is not None:
         rows = session.execute(select(jobs.c.total).where(jobs.c.id == job_id)).scalar_one()
         if rows != total:

@@ -6,7 +6,8 @@ Every function takes `session=` and never commits: callers own the unit of work
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlalchemy import case, func, select, update
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from model.reading import FINAL_STATUSES, Status
 from results.jobs import (
+    add_to_counts,
+    advance_job,
     create_job,
     get_job,
     latest_job_id,
@@ -21,10 +24,10 @@ from results.jobs import (
     lock_job,
     mark_job_state,
     owed_batches,
-    refresh_job,
     set_job_total,
 )
 from results.models import BatchWork, JobSummary, PhotoOutcome, ResultRow
+from results.rows import apply_review, iter_results, parse_status
 from results.schema import batches, photos, utc_now
 from results.upsert import KEYS_PER_IN_CLAUSE, chunks, insert_ignoring_conflicts, unique_first, unique_last, upsert
 from storage.refs import PhotoRef
@@ -32,10 +35,9 @@ from storage.refs import PhotoRef
 __all__ = [
     "BatchWork", "JobSummary", "PhotoOutcome", "ResultRow", "add_photos", "already_read_uris",
     "apply_review", "create_job", "get_job", "iter_results", "latest_job_id", "list_jobs",
-    "load_batch", "mark_job_state", "owed_batches", "record_attempt", "save_batch", "set_job_total",
+    "load_batch", "mark_job_state", "owed_batches", "parse_status", "record_attempt", "save_batch", "set_job_total",
 ]
 
-RESULTS_PAGE_SIZE = 1000
 REREAD_UNLESS_FORCED = tuple(s.value for s in FINAL_STATUSES if s is not Status.ERROR)
 
 
@@ -73,6 +75,7 @@ def add_photos(
     refs = unique_first(refs, key=lambda ref: ref.uri)
     if not refs:
         return []
+    lock_job(session, job_id)  # one writer of this job's counts at a time
     now = utc_now()
     rows = [
         {
@@ -82,13 +85,33 @@ def add_photos(
         }
         for i, ref in enumerate(refs)
     ]
+    first, last = rows[0]["batch_no"], rows[-1]["batch_no"]
+    # New rows all land in [first, last]; rows already in the job keep their batch. So the rows
+    # added = rows in that range after - before (exact: we hold the job-row lock).
+    before = session.execute(
+        select(func.count()).where(photos.c.job_id == job_id, photos.c.batch_no.between(first, last))
+    ).scalar_one()
     insert_ignoring_conflicts(session, photos, rows, keys=["job_id", "source_uri"])
-    batch_nos = _upsert_batches(session, job_id, first=rows[0]["batch_no"], last=rows[-1]["batch_no"])
-    refresh_job(session, job_id)
+    batch_nos, after = _upsert_batches(session, job_id, first=first, last=last)
+    added = after - before
+    add_to_counts(session, job_id, Counter({Status.PENDING.value: added}), added=added)
     return batch_nos
 
 
-def _upsert_batches(session: Session, job_id: str, *, first: int, last: int) -> list[int]:
+def _statuses_of(session: Session, job_id: str, uris: Sequence[str]) -> dict[str, str]:
+    """{uri: status} for those of `uris` that already have a row in the job."""
+    found: dict[str, str] = {}
+    for part in chunks(list(uris), KEYS_PER_IN_CLAUSE):
+        found.update(
+            session.execute(
+                select(photos.c.source_uri, photos.c.status).where(photos.c.job_id == job_id, photos.c.source_uri.in_(part))
+            ).all()
+        )
+    return found
+
+
+def _upsert_batches(session: Session, job_id: str, *, first: int, last: int) -> tuple[list[int], int]:
+    """Create or resize the batches numbered first..last; returns (their numbers, rows in them)."""
     is_pending = case((photos.c.status == Status.PENDING.value, 1), else_=0)
     filled = session.execute(
         select(photos.c.batch_no, func.count(), func.sum(is_pending))
@@ -110,7 +133,7 @@ def _upsert_batches(session: Session, job_id: str, *, first: int, last: int) -> 
             .where(batches.c.job_id == job_id, batches.c.batch_no.in_(requeue), batches.c.state != "queued")
             .values(state="queued", updated_at=now)
         )
-    return [row["batch_no"] for row in rows]
+    return [row["batch_no"] for row in rows], sum(row["size"] for row in rows)
 
 
 def load_batch(*, session: Session, job_id: str, batch_no: int) -> BatchWork | None:
@@ -151,11 +174,11 @@ def record_attempt(*, session: Session, job_id: str, batch_no: int) -> int:
 
 
 def save_batch(*, session: Session, job_id: str, batch_no: int, outcomes: Sequence[PhotoOutcome]) -> None:
-    """Upsert the outcomes, mark the batch done once none of its photos is pending, refresh the
-    job's counts from the rows, and mark the job done when no batch is owed.
+    """Upsert the outcomes, mark the batch done once none of its photos is pending, update the
+    job's counts by the rows' status changes, and mark the job done when no batch is owed.
 
     Safe to run twice (at-least-once delivery): the second run rewrites the same rows.
-    The job row is locked first so concurrent batches of one job refresh counts in turn.
+    The job row is locked first, so concurrent batches of one job change its counts in turn.
     """
     for outcome in outcomes:
         if outcome.reading.status not in FINAL_STATUSES:
@@ -163,10 +186,14 @@ def save_batch(*, session: Session, job_id: str, batch_no: int, outcomes: Sequen
     lock_job(session, job_id)
     now = utc_now()
     rows = [_outcome_row(job_id, batch_no, outcome, now) for outcome in unique_last(outcomes, key=lambda o: o.uri)]
+    old = _statuses_of(session, job_id, [row["source_uri"] for row in rows])
     if rows:
         columns = ["status", "reading", "value", "confidence", "digits", "reason", "model_version",
                    "processing_ms", "updated_at"]
         upsert(session, photos, rows, keys=["job_id", "source_uri"], update=columns)
+    delta = Counter(row["status"] for row in rows)
+    delta.subtract(Counter(old.values()))
+    add_to_counts(session, job_id, delta, added=len(rows) - len(old))
     still_pending = session.execute(
         select(func.count()).select_from(photos).where(
             photos.c.job_id == job_id, photos.c.batch_no == batch_no, photos.c.status == Status.PENDING.value
@@ -178,7 +205,7 @@ def save_batch(*, session: Session, job_id: str, batch_no: int, outcomes: Sequen
             .where(batches.c.job_id == job_id, batches.c.batch_no == batch_no)
             .values(state="done", updated_at=now)
         )
-    refresh_job(session, job_id, progress=True)
+    advance_job(session, job_id)
 
 
 def _outcome_row(job_id: str, batch_no: int, outcome: PhotoOutcome, now) -> dict:
@@ -190,57 +217,3 @@ def _outcome_row(job_id: str, batch_no: int, outcome: PhotoOutcome, now) -> dict
         "model_version": reading.model_version, "processing_ms": outcome.processing_ms,
         "attempts": 0, "created_at": now, "updated_at": now,
     }
-
-
-def iter_results(*, session: Session, job_id: str, status: str | None = None) -> Iterator[ResultRow]:
-    """The job's rows in insertion order, optionally of one status, streamed page by page.
-
-    `status` is validated against Status and only ever bound as a parameter.
-    """
-    conditions = [photos.c.job_id == job_id]
-    if status is not None:
-        conditions.append(photos.c.status == parse_status(status).value)
-    last_id = 0
-    while True:
-        page = session.execute(
-            select(photos).where(*conditions, photos.c.id > last_id).order_by(photos.c.id).limit(RESULTS_PAGE_SIZE)
-        ).all()
-        for row in page:
-            yield _result_row(row)
-        if len(page) < RESULTS_PAGE_SIZE:
-            return
-        last_id = page[-1].id
-
-
-def parse_status(status: str) -> Status:
-    try:
-        return Status(status)
-    except ValueError:
-        choices = ", ".join(s.value for s in Status)
-        raise ValueError(f"unknown status {status!r} (choose from {choices})") from None
-
-
-def _result_row(row) -> ResultRow:
-    return ResultRow(
-        source=row.source_uri, status=row.status, reading=row.reading, confidence=row.confidence,
-        reason=row.reason, digits=list(row.digits or []), model_version=row.model_version, value=row.value,
-        etag=row.etag, size=row.size_bytes, processing_ms=row.processing_ms, batch_no=row.batch_no,
-        attempts=row.attempts, updated_at=row.updated_at, corrected_reading=row.corrected_reading,
-        reviewer=row.reviewer, reviewed_at=row.reviewed_at,
-    )
-
-
-def apply_review(*, session: Session, job_id: str, uri: str, corrected_reading: str, reviewer: str) -> None:
-    """Store a person's corrected reading (digits only) for one photo; its status is kept."""
-    if not corrected_reading.isdigit() or not corrected_reading.isascii():
-        raise ValueError(f"corrected reading must be digits only, got {corrected_reading!r}")
-    if not reviewer.strip():
-        raise ValueError("reviewer must be named")
-    now = utc_now()
-    result = session.execute(
-        update(photos)
-        .where(photos.c.job_id == job_id, photos.c.source_uri == uri)
-        .values(corrected_reading=corrected_reading, reviewer=reviewer.strip(), reviewed_at=now, updated_at=now)
-    )
-    if result.rowcount == 0:
-        raise LookupError(f"no photo {uri} in job {job_id}")

@@ -144,7 +144,7 @@ def test_already_read_uris_respects_model_etag_and_status(sessions):
 
 
 def test_iter_results_filters_by_status_with_bound_parameters(sessions, monkeypatch):
-    monkeypatch.setattr(repo, "RESULTS_PAGE_SIZE", 3)  # several pages
+    monkeypatch.setattr("results.rows.RESULTS_PAGE_SIZE", 3)  # several pages
     photos = refs(10)
     job_id, _ = new_job(sessions, photos, batch_size=10)
     outcomes = [repo.PhotoOutcome(p.uri, reading(Status.REVIEW if i % 3 else Status.ACCEPTED), 1.0)
@@ -213,3 +213,30 @@ def test_save_batch_rejects_pending_outcomes(sessions):
         with pytest.raises(ValueError, match="final"):
             repo.save_batch(session=session, job_id=job_id, batch_no=0,
                             outcomes=[repo.PhotoOutcome(photos[0].uri, reading(Status.PENDING), 0.0)])
+
+
+def test_counts_equal_rows_through_a_random_mix_of_writes(sessions):
+    """Counts are kept incrementally; after every write they must equal a recount of the rows."""
+    import random
+
+    rng = random.Random(7)
+    pool = refs(60)
+    job_id, _ = new_job(sessions, pool[:10], batch_size=8, listed=False)
+    next_batch = 2
+    for step in range(40):
+        with sessions() as session, session.begin():
+            if step % 4 == 0:  # the producer adds an overlapping chunk of photos
+                chunk = rng.sample(pool, 12)
+                next_batch += len(repo.add_photos(session=session, job_id=job_id, refs=chunk, batch_size=8,
+                                                  start_batch_no=next_batch)) + 1
+            else:  # a worker saves a (possibly partial, possibly repeated) batch with random statuses
+                owed = repo.owed_batches(session=session, job_id=job_id) or [0]
+                batch_no = rng.choice(owed)
+                work = repo.load_batch(session=session, job_id=job_id, batch_no=batch_no)
+                chosen = rng.sample(work.photos, k=rng.randint(0, len(work.photos)))
+                outcomes = [repo.PhotoOutcome(p.uri, reading(rng.choice(list(Status)[1:])), 1.0) for p in chosen]
+                repo.save_batch(session=session, job_id=job_id, batch_no=batch_no, outcomes=outcomes)
+        summary = job(sessions, job_id)
+        rows = row_counts(sessions, job_id)
+        assert {k: v for k, v in summary.counts.items() if v} == rows, f"step {step}"
+        assert summary.total == sum(rows.values())
