@@ -58,8 +58,11 @@ def _looks_like_bucket(name: str) -> bool:
 
 
 def describe_endpoint(s3_client) -> str:
-    """The endpoint a client talks to, for error messages (never includes credentials)."""
-    return str(getattr(s3_client.meta, "endpoint_url", None) or "AWS S3")
+    """The endpoint a client talks to, for error messages (user:password@ stripped if present)."""
+    endpoint = str(getattr(s3_client.meta, "endpoint_url", None) or "AWS S3")
+    scheme, sep, rest = endpoint.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else endpoint
 
 
 def describe_s3_error(exc: Exception, s3_client) -> str:

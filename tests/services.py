@@ -72,6 +72,17 @@ def find_binary(name: str, *, extra_dirs: tuple[str, ...] = (), hint: str) -> st
     return found
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: SIGKILL this child if the test process dies (Linux), so a killed pytest
+    leaves no redis-server or moto server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop_process(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: float = 10) -> None:
     if process is None or process.poll() is not None:
         return
@@ -104,7 +115,8 @@ class RedisServer:
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
             "--save", "", "--protected-mode", "no", "--daemonize", "no", "--logfile", str(log),
         ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        preexec_fn=_die_with_parent)
         wait_until(self.ping, what=f"redis-server on port {self.port}", alive=self.alive, log=log)
         return self
 
@@ -233,7 +245,7 @@ class S3Server:
             raise ServiceError("moto not installed: pip install 'moto[server]' (the `test` extra)") from None
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         wait_until(self.ready, what=f"moto S3 server on port {self.port}", log=self.log,
                    alive=lambda: self.process.poll() is None)
         return self

@@ -29,3 +29,15 @@ def test_is_s3_uri():
     assert is_s3_uri("s3://b/k")
     assert not is_s3_uri("/data/s3://b")
     assert not is_s3_uri("S3:/b/k")
+
+
+def test_endpoint_description_drops_userinfo():
+    from types import SimpleNamespace
+
+    from storage.s3 import describe_endpoint
+
+    def client(url):
+        return SimpleNamespace(meta=SimpleNamespace(endpoint_url=url))
+
+    assert describe_endpoint(client("http://minio:9000")) == "http://minio:9000"
+    assert describe_endpoint(client("https://key:secret@minio.example/s3")) == "https://minio.example/s3"
