@@ -5,7 +5,7 @@
 Renders scenes from a seed neither training nor validation used, sends each through the path a
 worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
 the share of photos whose located window overlaps the true one with IoU >= 0.5, exact-match of
-the reading, the status mix and the error rate among `accepted`, per meter kind; and for photos
+the reading (and, to split the blame, of the reading from the true window), the status mix and the error rate among `accepted`, per meter kind; and for photos
 without a counter (blank, dark, clutter, meter with no counter in view) how many were accepted,
 which must be zero.
 """
@@ -23,6 +23,8 @@ import numpy as np
 from model.image_io import decode_image
 from model.locator_targets import quad_iou
 from model.pipeline import DEFAULT_DECODE_MAX_SIDE, find_windows, read_images
+from model.read_crops import read_crops
+from model.rectify import rectify
 from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS, render_scene
 
 HELD_OUT_SEED = 20261121
@@ -60,6 +62,7 @@ def _evaluate_batch(models, batch, tallies: dict[str, Counter]) -> None:
                            target_max_side=DEFAULT_DECODE_MAX_SIDE) for _, data, _, _, _ in batch]
     boxes = find_windows(images, models, None)
     readings = read_images(images, models)
+    oracle = _oracle_readings(models, batch, images)
     for (kind, _, label, quad, width), image, box, reading in zip(batch, images, boxes, readings):
         tally = tallies.setdefault(kind, Counter())
         tally["photos"] += 1
@@ -69,8 +72,16 @@ def _evaluate_batch(models, batch, tallies: dict[str, Counter]) -> None:
         scale = image.shape[1] / width
         tally["located"] += box is not None and quad_iou(box.quad, quad * scale) >= 0.5
         tally["exact"] += reading.reading == label
+        tally["oracle_exact"] += oracle.pop(0) == label
         if reading.status.value == "accepted":
             tally["accepted_wrong"] += reading.reading != label
+
+
+def _oracle_readings(models, batch, images) -> list[str | None]:
+    """Readings from the TRUE window (rectified like the pipeline's): the reader's share of errors."""
+    crops = [rectify(image, quad * (image.shape[1] / width))
+             for (_, _, label, quad, width), image in zip(batch, images) if label is not None]
+    return [r.reading for r in read_crops(crops, models)] if crops else []
 
 
 def summarise(tallies: dict[str, Counter]) -> dict:
@@ -92,6 +103,7 @@ def _rates(tally: Counter) -> dict:
     accepted = tally["status_accepted"]
     return {"photos": tally["photos"], "located_iou50": round(tally["located"] / photos, 4),
             "exact_match": round(tally["exact"] / photos, 4),
+            "exact_match_true_window": round(tally["oracle_exact"] / photos, 4),
             "accepted_share": round(accepted / photos, 4),
             "accepted_error_rate": round(tally["accepted_wrong"] / max(accepted, 1), 4),
             "statuses": {k[7:]: v for k, v in tally.items() if k.startswith("status_")}}

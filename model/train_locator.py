@@ -11,12 +11,11 @@ checkpoint. Validation scenes come from a seed the training set never uses.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import time
 from multiprocessing import Pool
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from model.locate import letterbox_grey
@@ -27,12 +26,21 @@ TRAIN_SEED, VALIDATION_SEED = 1, 2  # evaluate_scenes uses another seed again
 KIND_WEIGHTS = {"water": 0.28, "gas": 0.24, "lcd": 0.28, "blank": 0.03, "dark": 0.03,
                 "clutter": 0.06, "no_counter": 0.08}
 PHOTO_SIZES = ((320, 240), (240, 320), (384, 216), (288, 288), (400, 300))
+RENDER_CHUNK = 1000
 
 
 def render_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Scene number `index` of a seeded set -> (S x S uint8 input, (4, 2) quad or NaNs)."""
     seed, index, size = args
-    rng = np.random.default_rng([seed, index])
+    for attempt in range(3):  # a renderer bug must cost one scene, not a whole rendered set
+        try:
+            return _render_letterboxed(np.random.default_rng([seed, index, attempt]), size)
+        except (ValueError, IndexError, cv2.error) as exc:
+            print(f"scene {seed}/{index} attempt {attempt} failed: {exc!r}", flush=True)
+    raise RuntimeError(f"scene {seed}/{index} failed three times")
+
+
+def _render_letterboxed(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
     kinds = list(KIND_WEIGHTS)
     kind = str(rng.choice(kinds, p=np.array(list(KIND_WEIGHTS.values())) / sum(KIND_WEIGHTS.values())))
     width, height = PHOTO_SIZES[int(rng.integers(len(PHOTO_SIZES)))]
@@ -45,19 +53,22 @@ def render_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rendered_set(run_dir: Path, seed: int, count: int, size: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, S, S) uint8, quads (N, 4, 2) float32, NaN = no counter), cached on disk."""
-    path = run_dir / f"scenes-seed{seed}-n{count}-s{size}.npz"
-    if path.exists():
+    """(images (N, S, S) uint8, quads (N, 4, 2) float32, NaN = no counter), cached on disk in
+    chunks, so an interrupted render resumes where it stopped."""
+    images, quads = [], []
+    for start in range(0, count, RENDER_CHUNK):
+        stop = min(count, start + RENDER_CHUNK)
+        path = run_dir / f"scenes-seed{seed}-{start}-{stop}-s{size}.npz"
+        if not path.exists():
+            started = time.time()
+            with Pool(workers) as pool:
+                results = pool.map(render_example, [(seed, i, size) for i in range(start, stop)], chunksize=32)
+            np.savez(path, images=np.stack([r[0] for r in results]), quads=np.stack([r[1] for r in results]))
+            print(f"rendered scenes {start}-{stop} (seed {seed}) in {time.time() - started:.0f}s", flush=True)
         cached = np.load(path)
-        return cached["images"], cached["quads"]
-    started = time.time()
-    with Pool(workers) as pool:
-        results = pool.map(render_example, [(seed, i, size) for i in range(count)], chunksize=64)
-    images = np.stack([r[0] for r in results])
-    quads = np.stack([r[1] for r in results])
-    np.savez(path, images=images, quads=quads)
-    print(f"rendered {count} scenes (seed {seed}) in {time.time() - started:.0f}s", flush=True)
-    return images, quads
+        images.append(cached["images"])
+        quads.append(cached["quads"])
+    return np.concatenate(images), np.concatenate(quads)
 
 
 def batch_targets(quads: np.ndarray, size: int) -> np.ndarray:

@@ -104,14 +104,14 @@ def draw_water_plate(rng: np.random.Generator, counter_width: float, with_counte
 
 def draw_gas_plate(rng: np.random.Generator, counter_width: float, with_counter: bool = True) -> Plate:
     """A rectangular gas/water meter front: counter window, 'm3', codes, serial and a barcode."""
+    patch, label = _counter_patch(rng, counter_width, int(rng.integers(5, 9)))
     width = int(counter_width / rng.uniform(0.45, 0.8))
-    height = int(width * rng.uniform(0.6, 1.1))
+    height = max(int(width * rng.uniform(0.6, 1.1)), int(patch.shape[0] * 3) + 16)
     plate = np.zeros((height, width, 4), np.uint8)
     plate[:] = (*colour(rng, 20, 240), 255)
     face = colour(rng, 0, 256)
-    patch, label = _counter_patch(rng, counter_width, int(rng.integers(5, 9)))
     x = int((width - counter_width) / 2 + rng.uniform(-0.1, 0.1) * (width - counter_width))
-    y = int(height * rng.uniform(0.15, 0.45))
+    y = int(8 + (height - patch.shape[0] - 16) * rng.uniform(0.1, 0.4))
     cv2.rectangle(plate, (x - 6, y - 6), (x + int(counter_width) + 6, y + patch.shape[0] + 6),
                   (*face, 255), -1)
     quad = _paste(plate, patch, x, y) if with_counter else None
