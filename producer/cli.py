@@ -63,18 +63,19 @@ def enqueue(settings, source: str, force: bool, profile: str | None, wait: bool,
 
     Prints the job id. Photos already read by the same model are skipped unless --force.
     """
-    from producer.queue import send_batches
     from storage.listing import list_photos
 
     profile_spec = parse_profile_option(profile)
     app = open_broker(settings)
     _, session_factory = open_results_db(settings)
     version = model_version(settings.model_dir)
+    sent: list[int] = []  # batches go out as each listing chunk is committed: workers start at once
     plan = record_job(
         source, list_photos(source, s3_client=_s3_for(source, settings)), session_factory=session_factory,
         model_version=version, profile=profile_spec, force=force, batch_size=settings.batch_size,
+        on_batches=lambda job_id, batch_nos: sent.append(_send(app, job_id, batch_nos, settings.queue)),
     )
-    sent = send_batches(app, plan.job_id, plan.batches, queue=settings.queue)
+    sent = sum(sent)
     click.echo(plan.job_id)
     click.echo(f"listed {plan.listed} photos, skipped {plan.skipped} already read by {version}, "
                f"queued {sent} batches", err=True)
@@ -152,6 +153,16 @@ def review(settings, source_uri: str, reading: str, job_id: str | None, reviewer
     with session_factory() as session, session.begin():
         apply_review(session=session, job_id=job_id, uri=source_uri, corrected_reading=reading, reviewer=reviewer)
     click.echo(f"job {job_id}: {source_uri} reviewed as {reading} by {reviewer}")
+
+
+def _send(app, job_id: str, batch_nos: list[int], queue: str) -> int:
+    from producer.queue import BrokerUnavailable, send_batches
+
+    try:
+        return send_batches(app, job_id, batch_nos, queue=queue)
+    except BrokerUnavailable as exc:
+        raise BrokerUnavailable(f"{exc}; job {job_id} is recorded: `meter-ocr resume {job_id}` "
+                                "queues its batches once the broker is back") from exc
 
 
 def _s3_for(source: str, settings):

@@ -64,33 +64,56 @@ def record_job(
     profile: str | None,
     force: bool,
     batch_size: int,
+    on_batches: Callable[[str, list[int]], object] = lambda job_id, batch_nos: None,
 ) -> JobPlan:
     """Create a job, add its photos in batches (skipping ones already read by this model unless
-    `force`), set its total. Nothing is queued here."""
+    `force`), set its total.
+
+    `on_batches(job_id, batch_nos)` runs after each listing chunk is committed, so `enqueue` can
+    queue those batches while the rest of a large bucket is still being listed: workers start at
+    once, and never receive a batch whose rows are not in the DB yet.
+    """
     from results import repository as repo
 
+    chunks = _chunked(refs, DEFAULT_LISTING_CHUNK)
+    first = next(chunks, [])  # a source that cannot be listed fails here, before any job exists
     with session_factory() as session, session.begin():
         job_id = repo.create_job(
             session=session, source=source, model_version=model_version, profile=profile, force=force
         )
     listed = skipped = 0
     batches: list[int] = []
-    for chunk in _chunked(refs, DEFAULT_LISTING_CHUNK):
+    for chunk in itertools.chain([first] if first else [], chunks):
         listed += len(chunk)
-        with session_factory() as session, session.begin():
-            if not force:
-                done = repo.already_read_uris(session=session, refs=chunk, model_version=model_version)
-                chunk = [ref for ref in chunk if ref.uri not in done]
-                skipped += len(done)
-            if chunk:
-                batches += repo.add_photos(
-                    session=session, job_id=job_id, refs=chunk, batch_size=batch_size,
-                    start_batch_no=len(batches),
-                )
+        added, already = _add_chunk(chunk, job_id, session_factory, model_version=model_version, force=force,
+                                    batch_size=batch_size, start_batch_no=len(batches))
+        skipped += already
+        if added:
+            batches += added
+            on_batches(job_id, added)
     with session_factory() as session, session.begin():
         # Also marks the job done when nothing was owed (an empty source, or all skipped).
         repo.set_job_total(session=session, job_id=job_id, total=listed - skipped)
     return JobPlan(job_id, listed, skipped, tuple(batches))
+
+
+def _add_chunk(chunk: list[PhotoRef], job_id: str, session_factory, *, model_version: str, force: bool,
+               batch_size: int, start_batch_no: int) -> tuple[list[int], int]:
+    """One transaction: drop photos already read (unless forced), add the rest in batches.
+    Returns (new batch numbers, how many were skipped)."""
+    from results import repository as repo
+
+    with session_factory() as session, session.begin():
+        skipped = 0
+        if not force:
+            done = repo.already_read_uris(session=session, refs=chunk, model_version=model_version)
+            chunk = [ref for ref in chunk if ref.uri not in done]
+            skipped = len(done)
+        if not chunk:
+            return [], skipped
+        added = repo.add_photos(session=session, job_id=job_id, refs=chunk, batch_size=batch_size,
+                                start_batch_no=start_batch_no)
+    return list(added), skipped
 
 
 def owed_batches(job_id: str, *, session_factory) -> list[int]:

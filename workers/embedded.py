@@ -53,9 +53,9 @@ def read_refs_here(
     digits: int | None = None,
 ) -> Iterator:
     """Yield one PhotoOutcome per ref, in order, reading `batch_size` photos per model call."""
-    from model.runtime import load_models
+    from workers.resources import load_models_quietly
 
-    models = load_models(settings.model_dir)
+    models = load_models_quietly(settings.model_dir)
     profile = resolve_profile(profile_spec)
     for start in range(0, len(refs), settings.batch_size):
         chunk = refs[start:start + settings.batch_size]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +37,11 @@ class Resources:
 def create_resources(settings: Settings, *, models: Any | None = None) -> Resources:
     """Load the models and open the clients. `models` may be passed in to share an already
     loaded reader (the embedded `run` and the benchmark load it once)."""
-    from model.runtime import load_models  # TensorFlow: only here, only in a child
     from results.db import make_engine, make_session_factory
     from storage.s3 import make_s3_client
 
     if models is None:
-        models = load_models(settings.model_dir)
+        models = load_models_quietly(settings.model_dir)
     engine = make_engine(settings.database_url.get_secret_value())
     s3_client = make_s3_client(
         endpoint_url=settings.s3_endpoint_url,
@@ -56,6 +56,28 @@ def create_resources(settings: Settings, *, models: Any | None = None) -> Resour
         session_factory=make_session_factory(engine),
         pid=os.getpid(),
     )
+
+
+def load_models_quietly(model_dir):
+    """`model.runtime.load_models`, with TensorFlow's native start-up chatter (CUDA probing,
+    CPU flags, written straight to fd 2 before its logging is set up) kept off the terminal.
+    Python exceptions still carry their messages; METER_OCR_DEBUG=1 shows everything."""
+    if os.environ.get("METER_OCR_DEBUG"):
+        from model.runtime import load_models
+
+        return load_models(model_dir)
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        from model.runtime import load_models  # TensorFlow: only here, only in a child
+
+        return load_models(model_dir)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 _process_resources: Resources | None = None

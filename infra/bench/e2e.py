@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""End-to-end throughput and worker memory, on this machine, with real services.
+
+    .venv/bin/python infra/bench/e2e.py --photos 1000                 # throughput only
+    .venv/bin/python infra/bench/e2e.py --photos 1000 --long 10000    # + RSS over a long run
+
+1. compute only: the photos' JPEG bytes, in memory, through the worker's own decode and read
+   code (`workers.batch.decode_all` + `read_decoded`) in batches, one process, no services.
+2. end to end: the same photos as S3 objects (moto's server), `meter-ocr enqueue` (listing, job
+   rows, Redis messages) -> a real `meter-ocr worker` -> Postgres; timed from the enqueue until
+   the job is done in the results DB. Worker start-up (model load) is not timed: workers are
+   long-lived.
+3. --long N: N more photos through the same worker; the RSS of its parent and pool children is
+   sampled from /proc every second. Growth = last sample / sample after the first 5% of photos.
+
+Redis, Postgres (fsync off, as in the tests) and moto run on this same 2-core machine, so their
+CPU is charged to the end-to-end number. Prints one JSON object at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from producer.settings import SHIPPED_MODEL_DIR, Settings  # noqa: E402
+
+
+def compute_only(photos: list[bytes], model_dir: Path, batch_size: int) -> dict:
+    """Photos/s of decode + read_images on in-memory bytes, the worker's code path minus I/O."""
+    from model.runtime import load_models
+    from workers.batch import decode_all, read_decoded
+
+    models = load_models(model_dir)
+    settings = Settings(model_dir=model_dir)
+
+    def run(chunk: list[bytes]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        images = [image for image, failure, _ in decode_all(chunk, settings, whole_photo=True) if failure is None]
+        for reading in read_decoded(images, models):
+            counts[reading.status.value] = counts.get(reading.status.value, 0) + 1
+        return counts
+
+    run(photos[:batch_size])  # warm-up: graph tracing and caches are not counted
+    started, counts = time.perf_counter(), {}
+    for start in range(0, len(photos), batch_size):
+        for status, n in run(photos[start:start + batch_size]).items():
+            counts[status] = counts.get(status, 0) + n
+    wall = time.perf_counter() - started
+    return {"photos": len(photos), "wall_s": round(wall, 2), "photos_per_s": round(len(photos) / wall, 1),
+            "statuses": counts, "model_version": models.version}
+
+
+def upload(s3_client, bucket: str, prefix: str, photos: list[bytes]) -> None:
+    def put(item):
+        s3_client.put_object(Bucket=bucket, Key=f"{prefix}{item[0]:06d}.jpg", Body=item[1])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, enumerate(photos)))
+
+
+def run_job(stack, source: str, session_factory, on_tick=lambda: None) -> dict:
+    """Enqueue `source`, wait until its job is done; seconds for enqueue and for the whole job."""
+    from producer.jobs import get_summary
+
+    started = time.perf_counter()
+    job_id = stack.cli("enqueue", source, timeout=1800).stdout.split()[0]
+    enqueued = time.perf_counter()
+    while get_summary(job_id, session_factory=session_factory).state != "done":
+        on_tick()
+        time.sleep(0.25)
+    done = time.perf_counter()
+    summary = get_summary(job_id, session_factory=session_factory)
+    photos = sum(n for status, n in summary.counts.items() if status != "pending")
+    return {"job_id": job_id, "photos": photos, "enqueue_s": round(enqueued - started, 2),
+            "wall_s": round(done - started, 2), "photos_per_s": round(photos / (done - started), 1),
+            "statuses": {s: n for s, n in summary.counts.items() if n}}
+
+
+class RssSampler:
+    """Samples the worker's parent and children RSS (kB) once a second in a thread."""
+
+    def __init__(self, worker):
+        from tests.integration.harness import rss_kb
+
+        self.worker, self.rss_kb = worker, rss_kb
+        self.samples: list[tuple[float, int, int]] = []  # (t, parent kB, children kB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                children = sum(self.rss_kb(pid) for pid in self.worker.children())
+                self.samples.append((time.monotonic(), self.rss_kb(self.worker.pid), children))
+            except OSError:  # a child being recycled between listing and reading
+                continue
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def rss_report(samples, warm_fraction: float = 0.05) -> dict:
+    if len(samples) < 3:
+        return {"samples": len(samples)}
+    warm = samples[max(1, int(len(samples) * warm_fraction))]
+    last = samples[-1]
+    return {"samples": len(samples), "parent_kb": [warm[1], last[1]], "children_kb": [warm[2], last[2]],
+            "children_max_kb": max(s[2] for s in samples),
+            "children_growth_pct": round(100 * (last[2] - warm[2]) / warm[2], 1),
+            "parent_growth_pct": round(100 * (last[1] - warm[1]) / warm[1], 1)}
+
+
+def end_to_end(args, photos: list[bytes], long_photos: list[bytes]) -> dict:
+    from results.db import make_engine, make_session_factory
+    from storage.s3 import make_s3_client
+    from tests.integration.harness import Stack, Worker
+    from tests.services import TEST_AWS_ENV, PostgresServer, RedisServer, S3Server
+
+    os.environ.update(TEST_AWS_ENV)
+    logs = Path(tempfile.mkdtemp(prefix="meter-ocr-bench-"))
+    redis, postgres, s3 = RedisServer().start(), PostgresServer().start(), S3Server().start()
+    worker = None
+    try:
+        s3_client = make_s3_client(endpoint_url=s3.endpoint, max_pool_connections=16)
+        bucket = "bench-" + secrets.token_hex(3)
+        s3_client.create_bucket(Bucket=bucket)
+        upload(s3_client, bucket, "e2e/", photos)
+        stack = Stack(database_url=postgres.create_database(), broker_url=redis.url, s3_endpoint=s3.endpoint,
+                      model_dir=args.model_dir, queue="bench",
+                      extra_env={"METER_OCR_BATCH_SIZE": str(args.batch_size)})
+        worker = Worker(stack, logs / "worker.log", name="bench", concurrency=args.concurrency, via_cli=True)
+        worker.wait_ready(children=args.concurrency, timeout_s=300)
+        engine = make_engine(stack.database_url)
+        factory = make_session_factory(engine)
+        result = {"e2e": run_job(stack, f"s3://{bucket}/e2e/", factory)}
+        if long_photos:
+            upload(s3_client, bucket, "long/", long_photos)
+            with RssSampler(worker) as sampler:
+                result["long"] = run_job(stack, f"s3://{bucket}/long/", factory)
+            result["long"]["rss"] = rss_report(sampler.samples)
+            result["long"]["child_pids_at_end"] = worker.children()
+        engine.dispose()
+        result["worker_log"] = str(logs / "worker.log")
+        return result
+    finally:
+        if worker is not None:
+            worker.stop()
+        s3.stop()
+        postgres.stop()
+        redis.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=1000, help="photos for the throughput comparison")
+    parser.add_argument("--long", type=int, default=0, help="photos for the RSS run (0: skip)")
+    parser.add_argument("--size", default="640x480", help="photo size WxH")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=None, help="worker pool processes [default: CPU cores]")
+    parser.add_argument("--model-dir", type=Path, default=SHIPPED_MODEL_DIR)
+    args = parser.parse_args(argv)
+    from workers.launch import default_concurrency
+
+    args.concurrency = args.concurrency or default_concurrency()
+    from model.bench_photos import jpeg_photos
+
+    width, height = (int(v) for v in args.size.split("x"))
+    photos = jpeg_photos(width, height, args.photos)
+    long_photos = jpeg_photos(width, height, args.long, seed=12) if args.long else []
+    result = {"size": args.size, "batch_size": args.batch_size, "concurrency": args.concurrency,
+              "mean_jpeg_kb": round(sum(map(len, photos)) / len(photos) / 1024, 1)}
+    result["compute_only"] = compute_only(photos, args.model_dir, args.batch_size)
+    result.update(end_to_end(args, photos, long_photos))
+    result["e2e_vs_compute"] = round(result["e2e"]["photos_per_s"] / result["compute_only"]["photos_per_s"], 3)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
