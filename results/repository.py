@@ -155,8 +155,11 @@ def load_batch(*, session: Session, job_id: str, batch_no: int) -> BatchWork | N
 def record_attempt(*, session: Session, job_id: str, batch_no: int) -> int:
     """Count one more attempt at the batch (and its pending photos); returns the new total.
 
-    The cap lives here, not in Redis: Redis has no dead-letter queue.
+    The cap lives here, not in Redis: Redis has no dead-letter queue. Takes the job-row lock
+    first, like every writer of photos and batches, so a redelivered batch counting its attempt
+    while the original saves the same rows cannot deadlock with it.
     """
+    lock_job(session, job_id)
     attempts = session.execute(
         update(batches)
         .where(batches.c.job_id == job_id, batches.c.batch_no == batch_no)
