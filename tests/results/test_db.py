@@ -96,15 +96,30 @@ def test_wrong_password_is_reported_masked(postgres_server):
 
 @pytest.mark.integration
 def test_postgres_outage_then_recovery():
+    from results import repository as repo
+    from results.db import make_session_factory
+    from tests.results.helpers import new_job, outcomes_for, refs
+
     server = PostgresServer().start()
     try:
         engine = make_engine(server.url())
-        check_connection(engine)
-        server.stop("immediate", remove=False)
-        with pytest.raises(DatabaseUnavailable, match="cannot reach .*:\\*\\*\\*@"):
+        migrate(engine)
+        sessions = make_session_factory(engine)
+        photos = refs(4)
+        job_id, _ = new_job(sessions, photos)
+        with sessions() as session:  # the server dies in the middle of a batch's transaction
+            session.begin()
+            repo.save_batch(session=session, job_id=job_id, batch_no=0, outcomes=outcomes_for(photos[:2]))
+            server.stop("immediate", remove=False)
+            with pytest.raises(DatabaseUnavailable, match="cannot reach .*:\\*\\*\\*@.*: connection lost"):
+                repo.save_batch(session=session, job_id=job_id, batch_no=0, outcomes=outcomes_for(photos[2:]))
+        with pytest.raises(DatabaseUnavailable, match="connection refused"):
             check_connection(engine)
         server.start()
-        check_connection(engine)  # pre-ping drops the dead pooled connection and reconnects
+        check_connection(engine)  # pre-ping drops the dead pooled connections and reconnects
+        with sessions() as session, session.begin():  # nothing of the interrupted batch was kept
+            summary = repo.get_job(session=session, job_id=job_id)
+            assert summary.counts["pending"] == 4 and summary.counts["accepted"] == 0
         engine.dispose()
     finally:
         server.stop("immediate")
