@@ -15,6 +15,7 @@ DEFAULT_TRIAGE_SIDE = 256  # long side of the grey copy all checks look at
 DEFAULT_DARK_MEAN = 18.0  # mean grey level below which the photo is black
 DEFAULT_DARK_P99 = 45.0  # ... unless a bright region (a lit display) exists
 DEFAULT_FLAT_STD = 4.0  # grey-level spread below which the photo is a blank surface
+DEFAULT_FLAT_STRUCTURE = 2.5  # mean |Laplacian| at 64 px wide; blank walls 0.4-1.5, meters 8+
 DEFAULT_OVEREXPOSED_FRACTION = 0.85  # share of clipped (>= 250) pixels
 DEFAULT_BLUR_EDGE = 0.2  # sharpest-edge strength; sharp photos score 1-4, sigma 6 px blur ~0.2
 
@@ -30,13 +31,25 @@ def triage(image: np.ndarray) -> str | None:
     mean = float(grey.mean())
     if mean < DEFAULT_DARK_MEAN and _histogram_percentile(histogram, 99) < DEFAULT_DARK_P99:
         return "too dark"
-    if float(grey.std()) < DEFAULT_FLAT_STD:
-        return "blank image"
     if histogram[250:].sum() > DEFAULT_OVEREXPOSED_FRACTION * grey.size:
         return "overexposed"
+    if float(grey.std()) < DEFAULT_FLAT_STD or coarse_structure(grey) < DEFAULT_FLAT_STRUCTURE:
+        return "blank image"
     if edge_sharpness(grey, histogram) < DEFAULT_BLUR_EDGE:
         return "too blurred"
     return None
+
+
+def coarse_structure(grey: np.ndarray) -> float:
+    """How much there is to see at thumbnail scale: mean |Laplacian| of a 64 px wide copy.
+
+    grey: (h, w) uint8. Averaging down to 64 px removes sensor noise, and a smooth lighting
+    gradient has no Laplacian, so a blank wall scores near 1 however it is lit.
+    """
+    height, width = grey.shape
+    size = (64, max(1, round(64 * height / width)))
+    thumb = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return float(np.abs(cv2.Laplacian(thumb, cv2.CV_32F)).mean())
 
 
 def edge_sharpness(grey: np.ndarray, histogram: np.ndarray | None = None) -> float:

@@ -61,3 +61,20 @@ def test_mild_blur_still_passes():
 
 def test_grey_input_accepted():
     assert triage(cv2.cvtColor(_scene(), cv2.COLOR_BGR2GRAY)) is None
+
+
+def test_blank_wall_with_lighting_gradient_and_noise():
+    rng = np.random.default_rng(4)
+    ramp = np.linspace(60, 140, 640)[None, :] + np.linspace(0, 30, 480)[:, None]
+    image = np.clip(ramp + rng.normal(0, 3, (480, 640)), 0, 255).astype(np.uint8)
+    assert triage(np.dstack([image] * 3)) == "blank image"
+
+
+def test_rendered_meter_scenes_pass_and_empty_scenes_do_not():
+    from model.synth.scenes import render_scene
+
+    for seed in range(6):
+        for kind in ("water", "gas", "lcd"):
+            assert triage(render_scene(np.random.default_rng(seed), 640, 480, kind=kind).image) is None
+        for kind in ("blank", "dark"):
+            assert triage(render_scene(np.random.default_rng(seed), 640, 480, kind=kind).image) is not None
