@@ -55,10 +55,10 @@ def _result_row(row) -> ResultRow:
 
 def apply_review(*, session: Session, job_id: str, uri: str, corrected_reading: str, reviewer: str) -> None:
     """Store a person's corrected reading (digits only) for one photo; its status is kept."""
-    if not corrected_reading.isdigit() or not corrected_reading.isascii():
-        raise ValueError(f"corrected reading must be digits only, got {corrected_reading!r}")
-    if not reviewer.strip():
-        raise ValueError("reviewer must be named")
+    if not corrected_reading.isdigit() or not corrected_reading.isascii() or len(corrected_reading) > 64:
+        raise ValueError(f"corrected reading must be 1-64 digits only, got {corrected_reading!r}")
+    if not reviewer.strip() or len(reviewer.strip()) > 200:
+        raise ValueError("reviewer must be named (at most 200 characters)")
     now = utc_now()
     result = session.execute(
         update(photos)

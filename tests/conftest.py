@@ -153,3 +153,17 @@ def upload_photos(s3_client) -> Callable[..., list[str]]:
         return [f"s3://{bucket}/{key}" for key in keys]
 
     return upload
+
+
+SERVICE_FIXTURES = frozenset({
+    "redis_server", "redis_url", "redis_factory", "postgres_server", "postgres_url", "s3_server", "s3_endpoint",
+    "s3_client", "make_bucket", "upload_photos",
+})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test that starts a real service is an integration test, marked or not, so that
+    `-m "not integration"` really runs without services."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.integration)

@@ -184,7 +184,7 @@ def test_apply_review_validates(sessions):
     photos = refs(1)
     job_id, _ = new_job(sessions, photos)
     with sessions() as session, session.begin():
-        for bad in ["12a4", "", "１２"]:
+        for bad in ["12a4", "", "１２", "1" * 65]:
             with pytest.raises(ValueError, match="digits only"):
                 repo.apply_review(session=session, job_id=job_id, uri=photos[0].uri, corrected_reading=bad,
                                   reviewer="ana")
