@@ -99,6 +99,7 @@ class RedisServer:
 
     def __init__(self, workdir: Path | None = None, *, appendonly: bool = True, port: int | None = None):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="meter-ocr-redis-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.appendonly = appendonly
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
