@@ -12,7 +12,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.manifest import MANIFEST_SUFFIXES, read_manifest
+from storage.manifest import MANIFEST_SUFFIXES, MAX_S3_MANIFEST_BYTES, is_manifest_name, read_manifest, read_s3_manifest
 from storage.refs import PhotoRef, SourceError
 from storage.s3 import describe_s3_error, is_s3_uri, split_s3_uri
 
@@ -33,7 +33,11 @@ def list_photos(source: str, *, s3_client=None, page_size: int = DEFAULT_PAGE_SI
     if is_s3_uri(source):
         if s3_client is None:
             raise SourceError(f"cannot list {source}: no S3 client configured")
-        yield from list_s3_prefix(source, s3_client=s3_client, page_size=page_size)
+        manifest = _fetch_s3_manifest(source, s3_client) if is_manifest_name(source) else None
+        if manifest is not None:
+            yield from read_s3_manifest(source, manifest)
+        else:
+            yield from list_s3_prefix(source, s3_client=s3_client, page_size=page_size)
         return
     path = Path(source.removeprefix("file://")).expanduser()
     if path.is_dir():
@@ -81,6 +85,25 @@ def local_ref(path: Path) -> PhotoRef:
     except OSError:
         return PhotoRef(uri=str(path))
     return PhotoRef(uri=str(path), etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}", size=stat.st_size)
+
+
+def _fetch_s3_manifest(uri: str, s3_client) -> bytes | None:
+    """The manifest object's bytes, or None when no object has exactly that key (then the URI
+    is a prefix that happens to end in .txt/.csv)."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        response = s3_client.get_object(Bucket=bucket, Key=key)
+        if response.get("ContentLength", 0) > MAX_S3_MANIFEST_BYTES:
+            response["Body"].close()
+            raise SourceError(f"cannot read manifest {uri}: larger than {MAX_S3_MANIFEST_BYTES} bytes")
+        with response["Body"] as body:
+            return body.read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise SourceError(f"cannot read manifest {uri}: {describe_s3_error(exc, s3_client)}") from None
+    except BotoCoreError as exc:
+        raise SourceError(f"cannot read manifest {uri}: {describe_s3_error(exc, s3_client)}") from None
 
 
 def list_s3_prefix(source: str, *, s3_client, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[PhotoRef]:

@@ -89,3 +89,26 @@ def test_binary_manifest_is_a_source_error(tmp_path):
     manifest.write_bytes(b"\xff\xfe\x00garbage\x80")
     with pytest.raises(SourceError, match="not UTF-8"):
         list(list_photos(str(manifest)))
+
+
+@pytest.mark.parametrize(
+    ("entry", "uri"),
+    [
+        ("a.jpg", "s3://bk/lists/a.jpg"),
+        ("site/b.jpg", "s3://bk/lists/site/b.jpg"),
+        ("site/../c.jpg", "s3://bk/lists/c.jpg"),
+        ("s3://elsewhere/d.jpg", "s3://elsewhere/d.jpg"),
+    ],
+)
+def test_s3_manifest_entries_resolve_under_its_folder(entry, uri):
+    from storage.manifest import resolve_s3_entry
+
+    assert resolve_s3_entry(entry, "bk", "lists").uri == uri
+
+
+@pytest.mark.parametrize("entry", ["../x.jpg", "a/../../x.jpg", "/etc/passwd", "file:///etc/passwd", "gs://b/x.jpg"])
+def test_s3_manifest_rejects_escapes_and_local_paths(entry):
+    from storage.manifest import resolve_s3_entry
+
+    with pytest.raises(SourceError):
+        resolve_s3_entry(entry, "bk", "lists")

@@ -109,3 +109,22 @@ def test_listing_survives_a_throttling_burst(s3_endpoint, make_bucket, upload_ph
         assert len(list(list_photos(f"s3://{bucket}/photos/", s3_client=client, page_size=5))) == 12
     finally:
         proxy.stop()
+
+
+def test_manifest_stored_in_s3(s3_client, make_bucket):
+    bucket = make_bucket()
+    s3_client.put_object(Bucket=bucket, Key="lists/nightly.csv",
+                         Body=b"uri,label\nsite-a/1.jpg,0042\ns3://other-bucket/x.jpg,1\n\nsite-a/1.jpg,0042\n")
+    refs = list(list_photos(f"s3://{bucket}/lists/nightly.csv", s3_client=s3_client))
+    assert [r.uri for r in refs] == [f"s3://{bucket}/lists/site-a/1.jpg", "s3://other-bucket/x.jpg"]
+    s3_client.put_object(Bucket=bucket, Key="lists/bad.txt", Body=b"ok.jpg\n../../escape.jpg\n")
+    with pytest.raises(SourceError, match=r"bad.txt:2: .*escapes"):
+        list(list_photos(f"s3://{bucket}/lists/bad.txt", s3_client=s3_client))
+
+
+def test_prefix_ending_in_txt_without_such_object_is_listed_as_a_prefix(s3_client, make_bucket, upload_photos):
+    bucket = make_bucket()
+    upload_photos(bucket, 2, prefix="export.txt/")
+    assert len(list(list_photos(f"s3://{bucket}/export.txt", s3_client=s3_client))) == 2
+    with pytest.raises(SourceError, match="bucket does not exist"):
+        list(list_photos("s3://no-such-bucket-xyz/list.txt", s3_client=s3_client))
