@@ -32,7 +32,8 @@ def describe_url(url: str | URL) -> str:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
         return "<unparseable database URL>"
-    return parsed.render_as_string(hide_password=True)
+    rendered = parsed.render_as_string(hide_password=True)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", rendered)  # libpq also takes ?password=...
 
 
 def normalise_url(url: str | URL) -> URL:

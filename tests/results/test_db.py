@@ -18,6 +18,7 @@ from tests.services import PostgresServer, free_port
         ("postgresql://ops:s3cr3t@db.example:5432/meter", "postgresql://ops:***@db.example:5432/meter"),
         ("postgresql+psycopg://ops:p%40ss%3Aw0rd@h/db", "postgresql+psycopg://ops:***@h/db"),
         ("postgresql://ops@h/db", "postgresql://ops@h/db"),
+        ("postgresql://ops@h/db?password=s3cr3t&sslmode=require", "postgresql://ops@h/db?password=***&sslmode=require"),
         ("sqlite:///results/meter-ocr.db", "sqlite:///results/meter-ocr.db"),
         ("not a url", "<unparseable database URL>"),
     ],
