@@ -32,10 +32,11 @@ def create_job(*, session: Session, source: str, model_version: str, profile: st
     return job_id
 
 
-def lock_job(session: Session, job_id: str) -> None:
-    """Hold the job row until commit (Postgres FOR UPDATE; SQLite's BEGIN IMMEDIATE already does)."""
-    found = session.execute(select(jobs.c.id).where(jobs.c.id == job_id).with_for_update()).first()
-    if found is None:
+def lock_job(session: Session, job_id: str, *, lock: bool = True) -> None:
+    """Hold the job row until commit (Postgres FOR UPDATE; SQLite's BEGIN IMMEDIATE already does).
+    LookupError if there is no such job; `lock=False` only checks that."""
+    query = select(jobs.c.id).where(jobs.c.id == job_id)
+    if session.execute(query.with_for_update() if lock else query).first() is None:
         raise LookupError(f"no job {job_id}")
 
 

@@ -75,7 +75,7 @@ def add_photos(
     refs = unique_first(refs, key=lambda ref: ref.uri)
     if not refs:
         return []
-    lock_job(session, job_id)  # one writer of this job's counts at a time
+    lock_job(session, job_id, lock=False)
     now = utc_now()
     rows = [
         {
@@ -87,11 +87,14 @@ def add_photos(
     ]
     first, last = rows[0]["batch_no"], rows[-1]["batch_no"]
     # New rows all land in [first, last]; rows already in the job keep their batch. So the rows
-    # added = rows in that range after - before (exact: we hold the job-row lock).
+    # added = rows in that range after - before (exact with one producer per job).
     before = session.execute(
         select(func.count()).where(photos.c.job_id == job_id, photos.c.batch_no.between(first, last))
     ).scalar_one()
+    # The slow part, the photo rows, goes in before the job-row lock: workers saving this job's
+    # earlier batches wait only for the short batch and count updates, not for the whole chunk.
     insert_ignoring_conflicts(session, photos, rows, keys=["job_id", "source_uri"])
+    lock_job(session, job_id)  # same lock order as save_batch: job row, then batch rows
     batch_nos, after = _upsert_batches(session, job_id, first=first, last=last)
     added = after - before
     add_to_counts(session, job_id, Counter({Status.PENDING.value: added}), added=added)

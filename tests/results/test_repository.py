@@ -240,3 +240,17 @@ def test_counts_equal_rows_through_a_random_mix_of_writes(sessions):
         rows = row_counts(sessions, job_id)
         assert {k: v for k, v in summary.counts.items() if v} == rows, f"step {step}"
         assert summary.total == sum(rows.values())
+
+
+def test_writes_to_an_unknown_job_are_lookup_errors(sessions):
+    with sessions() as session, session.begin():
+        with pytest.raises(LookupError, match="no job nope"):
+            repo.add_photos(session=session, job_id="nope", refs=refs(2), batch_size=4)
+    with sessions() as session, session.begin():
+        with pytest.raises(LookupError, match="no job nope"):
+            repo.save_batch(session=session, job_id="nope", batch_no=0, outcomes=outcomes_for(refs(1)))
+    with sessions() as session, session.begin():
+        with pytest.raises(LookupError):
+            repo.mark_job_state(session=session, job_id="nope", state="done")
+        assert repo.get_job(session=session, job_id="nope") is None
+        assert repo.load_batch(session=session, job_id="nope", batch_no=0) is None
