@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.services import TEST_AWS_ENV, PostgresServer, RedisServer, S3Server, ServiceError
+from tests.services import TEST_AWS_ENV, PostgresServer, RedisServer, S3Server, ServiceError, start_service
 
 
 def _started(service):
     try:
-        return service.start()
+        return start_service(service)
     except ServiceError as exc:
         pytest.fail(str(exc), pytrace=False)
 

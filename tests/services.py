@@ -72,6 +72,19 @@ def find_binary(name: str, *, extra_dirs: tuple[str, ...] = (), hint: str) -> st
     return found
 
 
+def start_service(service, *, attempts: int = 3):
+    """`service.start()`, on a fresh free port if the first one was taken in the meantime
+    (free_port() cannot reserve it: another test session may bind it first)."""
+    for attempt in range(attempts):
+        try:
+            return service.start()
+        except ServiceError:
+            if attempt == attempts - 1:
+                raise
+            service.port = free_port()
+    return service
+
+
 def _die_with_parent() -> None:
     """preexec_fn: SIGKILL this child if the test process dies (Linux), so a killed pytest
     leaves no redis-server or moto server behind."""

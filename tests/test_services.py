@@ -52,3 +52,18 @@ def test_missing_binaries_say_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr("tests.services.PG_BIN_DIRS", (str(tmp_path),))
     with pytest.raises(ServiceError, match="apt-get install postgresql-15"):
         PostgresServer()
+
+
+def test_a_taken_port_is_replaced_by_a_free_one(tmp_path):
+    from tests.services import start_service
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        server = RedisServer(tmp_path, port=taken)
+        try:
+            start_service(server)
+            assert server.port != taken and server.ping()
+        finally:
+            server.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.services import TEST_AWS_ENV, PostgresServer, RedisServer, S3Server, ServiceError  # noqa: E402
+from tests.services import TEST_AWS_ENV, PostgresServer, RedisServer, S3Server, ServiceError, start_service  # noqa: E402
 
 SERVICES = ("redis", "postgres", "s3")
 
@@ -25,13 +25,13 @@ SERVICES = ("redis", "postgres", "s3")
 def start(names: list[str]) -> tuple[list, dict[str, str]]:
     running, env = [], {}
     if "redis" in names:
-        running.append(redis := RedisServer().start())
+        running.append(redis := start_service(RedisServer()))
         env["METER_OCR_BROKER_URL"] = redis.url
     if "postgres" in names:
-        running.append(postgres := PostgresServer().start())
+        running.append(postgres := start_service(PostgresServer()))
         env["METER_OCR_DATABASE_URL"] = postgres.create_database("meter_ocr")
     if "s3" in names:
-        running.append(s3 := S3Server().start())
+        running.append(s3 := start_service(S3Server()))
         env["METER_OCR_S3_ENDPOINT_URL"] = s3.endpoint
         env.update(TEST_AWS_ENV)
     return running, env
