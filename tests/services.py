@@ -256,10 +256,10 @@ class S3Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> S3Server:
-        try:
-            import moto.server  # noqa: F401
-        except ImportError:
-            raise ServiceError("moto not installed: pip install 'moto[server]' (the `test` extra)") from None
+        import importlib.util
+
+        if importlib.util.find_spec("moto") is None:
+            raise ServiceError("moto not installed: pip install 'moto[server]' (the `test` extra)")
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
