@@ -1,7 +1,7 @@
 """Real test services on free loopback ports in temp dirs: redis-server, Postgres 15, moto's S3.
 
-Used by tests/conftest.py and by `python -m tests.services` (infra/services/test-services.sh),
-which starts all three for manual runs and CI. A missing binary raises ServiceError naming the
+Used by tests/conftest.py and by infra/services/test_services.py, which starts all three for
+manual runs and CI. A missing binary raises ServiceError naming the
 package to install; the fixtures turn that into a test failure, never a silent skip.
 """
 
@@ -15,96 +15,26 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-STARTUP_TIMEOUT_S = 30.0
+from tests.service_process import (
+    STARTUP_TIMEOUT_S,
+    ServiceError,
+    die_with_parent,
+    find_binary,
+    free_port,
+    start_service,
+    stop_process,
+    wait_until,
+)
+
+__all__ = [
+    "PG_BIN_DIRS", "TEST_AWS_ENV", "PostgresServer", "RedisServer", "S3Server", "ServiceError", "free_port",
+    "start_service",
+]
+
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
-
-
-class ServiceError(RuntimeError):
-    """A test service could not be started; the message says how to fix it."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], bool], *, what: str, timeout_s: float = STARTUP_TIMEOUT_S,
-               alive: Callable[[], bool] = lambda: True, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if not alive():
-            raise ServiceError(f"{what} exited during start-up{_log_tail(log)}")
-        time.sleep(0.05)
-    raise ServiceError(f"{what} did not come up within {timeout_s:.0f}s{_log_tail(log)}")
-
-
-def _log_tail(log: Path | None) -> str:
-    if log is None or not log.is_file():
-        return ""
-    return "; log tail:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-def find_binary(name: str, *, extra_dirs: tuple[str, ...] = (), hint: str) -> str:
-    found = shutil.which(name)
-    for folder in extra_dirs:
-        if found:
-            break
-        candidate = Path(folder, name)
-        found = str(candidate) if candidate.is_file() else None
-    if not found:
-        raise ServiceError(f"{name} not found: {hint}")
-    return found
-
-
-def start_service(service, *, attempts: int = 3):
-    """`service.start()`, on a fresh free port if the first one was taken in the meantime
-    (free_port() cannot reserve it: another test session may bind it first)."""
-    for attempt in range(attempts):
-        try:
-            return service.start()
-        except ServiceError:
-            if attempt == attempts - 1:
-                raise
-            service.port = free_port()
-    return service
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: SIGKILL this child if the test process dies (Linux), so a killed pytest
-    leaves no redis-server or moto server behind."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
-
-
-def _stop_process(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: float = 10) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout_s)
 
 
 class RedisServer:
@@ -130,7 +60,7 @@ class RedisServer:
             "--save", "", "--protected-mode", "no", "--daemonize", "no", "--logfile", str(log),
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=die_with_parent)
         wait_until(self.ping, what=f"redis-server on port {self.port}", alive=self.alive, log=log)
         return self
 
@@ -147,15 +77,16 @@ class RedisServer:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Kill the server abruptly (SIGKILL by default), as a crash would."""
-        _stop_process(self.process, sig)
+        stop_process(self.process, sig)
 
     def restart(self) -> RedisServer:
         """Start again on the same port and data dir: append-only data comes back."""
-        self.kill(signal.SIGTERM) if self.alive() else None
+        if self.alive():
+            self.kill(signal.SIGTERM)
         return self.start()
 
     def stop(self) -> None:
-        _stop_process(self.process)
+        stop_process(self.process)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -262,7 +193,7 @@ class S3Server:
             raise ServiceError("moto not installed: pip install 'moto[server]' (the `test` extra)")
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         wait_until(self.ready, what=f"moto S3 server on port {self.port}", log=self.log,
                    alive=lambda: self.process.poll() is None)
         return self
@@ -280,7 +211,7 @@ class S3Server:
         urllib.request.urlopen(request, timeout=5).close()
 
     def stop(self) -> None:
-        _stop_process(self.process)
+        stop_process(self.process)
         self.log.unlink(missing_ok=True)
 
 
