@@ -7,13 +7,17 @@ Works like one worker process: each batch of --batch photos is decoded on a thre
 (OpenCV releases the GIL; big JPEGs at reduced resolution via DEFAULT_DECODE_MAX_SIDE), then
 `read_images` runs once for the batch (triage, one locator call, rectify, one reader call).
 Rendering the scenes and encoding them to JPEG happen before the clock starts; one warm-up
-batch runs before it too, so graph tracing is not counted. Prints photos/s and the time split.
+batch runs before it too, so graph tracing is not counted. Prints photos/s (wall clock, which
+other processes on a shared machine slow down: the 1-minute load average is printed beside it),
+the time split, and the process's CPU time per photo with the capacity of two otherwise idle
+cores it implies (2 / CPU seconds per photo).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,7 +52,7 @@ def run_batches(models, photos: list[bytes], batch: int, threads: int) -> dict:
     decode_s = read_s = 0.0
     statuses: dict[str, int] = {}
     with ThreadPoolExecutor(threads) as pool:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for start in range(0, len(photos), batch):
             t0 = time.perf_counter()
             images = list(pool.map(_decode, photos[start:start + batch]))
@@ -56,8 +60,10 @@ def run_batches(models, photos: list[bytes], batch: int, threads: int) -> dict:
             for reading in read_images(images, models):
                 statuses[reading.status.value] = statuses.get(reading.status.value, 0) + 1
             decode_s, read_s = decode_s + t1 - t0, read_s + time.perf_counter() - t1
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {"photos": len(photos), "wall_s": round(wall, 3), "photos_per_s": round(len(photos) / wall, 1),
+            "cpu_ms_per_photo": round(cpu / len(photos) * 1000, 2),
+            "two_core_capacity_per_s": round(2 * len(photos) / cpu, 1),
             "decode_s": round(decode_s, 3), "read_images_s": round(read_s, 3), "statuses": statuses}
 
 
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     models = load_models(args.model_dir)
     run_batches(models, photos[:args.batch], args.batch, args.threads)  # warm-up: tracing, caches
     result = run_batches(models, photos, args.batch, args.threads)
-    result.update(size=args.size, batch=args.batch, threads=args.threads,
+    result.update(size=args.size, batch=args.batch, threads=args.threads, load_average_1m=os.getloadavg()[0],
                   mean_jpeg_kb=round(sum(map(len, photos)) / len(photos) / 1024, 1), model_version=models.version)
     print(json.dumps(result))
 
