@@ -55,7 +55,7 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
             owners.append((index, box))
     readings = read_crops(crops, models, digits=digits) if crops else []
     for (index, box), reading in zip(owners, readings):
-        outcomes[index] = _more_confident(outcomes[index], _trusted(reading, box))
+        outcomes[index] = _better_end(outcomes[index], _trusted(reading, box))
     return [_with_value(r, profile) for r in outcomes]
 
 
@@ -86,10 +86,16 @@ def _trusted(reading: Reading, box: CounterBox) -> Reading:
     return reading
 
 
-def _more_confident(current: Reading | None, candidate: Reading) -> Reading:
-    if current is None or (candidate.confidence or 0.0) > (current.confidence or 0.0):
+def _better_end(current: Reading | None, candidate: Reading) -> Reading:
+    """Of the two ends of a window whose orientation was unsure, keep the more confident
+    reading; if both would be accepted yet differ (LCD digits read upside down still look like
+    digits), neither is trusted without a person."""
+    if current is None:
         return candidate
-    return current
+    best, other = sorted((current, candidate), key=lambda r: r.confidence or 0.0, reverse=True)
+    if other.status == Status.ACCEPTED and other.reading != best.reading:
+        return replace(best, status=Status.REVIEW, reason="counter orientation ambiguous")
+    return best
 
 
 def _with_value(reading: Reading, profile: MeterProfile | None) -> Reading:

@@ -91,3 +91,20 @@ def test_crop_path_reads_crops_directly(models):
     crops = [np.full((40, 160, 3), 200, np.uint8), np.zeros((2, 2, 3), np.uint8)]
     readings = read_images(crops, models, crop=True)
     assert len(readings) == 2 and readings[1].status == Status.UNREADABLE
+
+
+def test_unsure_location_or_orientation_never_auto_accepts():
+    from model.locate import CounterBox
+    from model.pipeline import _better_end, _trusted
+    from model.reading import Reading
+
+    sure = CounterBox(np.zeros((4, 2), np.float32), score=0.95, orientation_confidence=0.2)
+    unsure = CounterBox(np.zeros((4, 2), np.float32), score=0.6, orientation_confidence=0.9)
+    accepted = Reading(Status.ACCEPTED, reading="1234", confidence=0.99)
+    assert _trusted(accepted, sure).status == Status.ACCEPTED
+    assert _trusted(accepted, unsure).status == Status.REVIEW
+    flipped = Reading(Status.ACCEPTED, reading="4321", confidence=0.97)
+    both = _better_end(accepted, flipped)
+    assert (both.reading, both.status) == ("1234", Status.REVIEW)
+    weak_flip = Reading(Status.REVIEW, reading="4321", confidence=0.5)
+    assert _better_end(weak_flip, accepted) == accepted
