@@ -22,12 +22,14 @@ DEFAULT_POLL_S = 1.0
 
 @dataclass(frozen=True)
 class JobPlan:
-    """A recorded job: how many photos were listed, skipped as already read, and queued."""
+    """A recorded job: how many photos were listed, skipped as already read, and the batches
+    owed (all of them, for `run`). `continued`: an unfinished job of the same source was taken up."""
 
     job_id: str
     listed: int
     skipped: int
     batches: tuple[int, ...]
+    continued: bool = False
 
     @property
     def total(self) -> int:
@@ -72,35 +74,80 @@ def record_job(
     `on_batches(job_id, batch_nos)` runs after each listing chunk is committed, so `enqueue` can
     queue those batches while the rest of a large bucket is still being listed: workers start at
     once, and never receive a batch whose rows are not in the DB yet.
+
+    Without `force`, an unfinished job of the same source, model and profile is continued rather
+    than started twice: a producer killed mid-listing and run again adds only the missing photos
+    and re-queues the batches it may never have sent; two runs at once take turns on a lock per
+    source, and the second finds the first's job fully listed and queues nothing.
     """
+    from results.locks import lock_key, source_lock
+
+    if force:
+        return _record(source, refs, None, session_factory=session_factory, model_version=model_version,
+                       profile=profile, force=force, batch_size=batch_size, on_batches=on_batches)
+    with source_lock(session_factory.kw["bind"], lock_key(source, model_version, profile)):
+        with session_factory() as session, session.begin():
+            from results import repository as repo
+
+            unfinished = repo.find_unfinished_job(session=session, source=source, model_version=model_version,
+                                                  profile=profile)
+        return _record(source, refs, unfinished, session_factory=session_factory, model_version=model_version,
+                       profile=profile, force=force, batch_size=batch_size, on_batches=on_batches)
+
+
+def _record(source, refs, unfinished, *, session_factory, model_version, profile, force, batch_size,
+            on_batches) -> JobPlan:
     from results import repository as repo
 
+    if unfinished is not None and unfinished.listed_at is not None:
+        # Fully listed by an earlier run that queued its batches (workers may still be on them):
+        # nothing to add or send; `resume` re-queues batches a broker lost.
+        owed = owed_batches(unfinished.job_id, session_factory=session_factory)
+        return JobPlan(unfinished.job_id, unfinished.total, 0, tuple(owed), continued=True)
     chunks = _chunked(refs, DEFAULT_LISTING_CHUNK)
     first = next(chunks, [])  # a source that cannot be listed fails here, before any job exists
-    with session_factory() as session, session.begin():
-        job_id = repo.create_job(
-            session=session, source=source, model_version=model_version, profile=profile, force=force
-        )
+    if unfinished is None:
+        with session_factory() as session, session.begin():
+            job_id = repo.create_job(
+                session=session, source=source, model_version=model_version, profile=profile, force=force
+            )
+        owed: list[int] = []
+    else:
+        job_id = unfinished.job_id  # its producer died mid-listing: queue what it left owed
+        owed = owed_batches(job_id, session_factory=session_factory)
+        if owed:
+            on_batches(job_id, owed)
     listed = skipped = 0
-    batches: list[int] = []
+    batches: list[int] = list(owed)
+    next_batch_no = _next_batch_no(job_id, session_factory)
     for chunk in itertools.chain([first] if first else [], chunks):
         listed += len(chunk)
         added, already = _add_chunk(chunk, job_id, session_factory, model_version=model_version, force=force,
-                                    batch_size=batch_size, start_batch_no=len(batches))
+                                    batch_size=batch_size, start_batch_no=next_batch_no)
         skipped += already
-        if added:
-            batches += added
-            on_batches(job_id, added)
+        next_batch_no = max(added, default=next_batch_no - 1) + 1
+        fresh = [no for no in added if no not in batches]
+        if fresh:
+            batches += fresh
+            on_batches(job_id, fresh)
     with session_factory() as session, session.begin():
         # Also marks the job done when nothing was owed (an empty source, or all skipped).
-        repo.set_job_total(session=session, job_id=job_id, total=listed - skipped)
-    return JobPlan(job_id, listed, skipped, tuple(batches))
+        # A continued job's rows include photos read before the restart: count them, don't check.
+        repo.set_job_total(session=session, job_id=job_id, total=None if unfinished else listed - skipped)
+    return JobPlan(job_id, listed, skipped, tuple(batches), continued=unfinished is not None)
+
+
+def _next_batch_no(job_id: str, session_factory) -> int:
+    from results import repository as repo
+
+    with session_factory() as session, session.begin():
+        return repo.max_batch_no(session=session, job_id=job_id) + 1
 
 
 def _add_chunk(chunk: list[PhotoRef], job_id: str, session_factory, *, model_version: str, force: bool,
                batch_size: int, start_batch_no: int) -> tuple[list[int], int]:
     """One transaction: drop photos already read (unless forced), add the rest in batches.
-    Returns (new batch numbers, how many were skipped)."""
+    Returns (new batch numbers still owed, how many were skipped)."""
     from results import repository as repo
 
     with session_factory() as session, session.begin():
@@ -113,7 +160,8 @@ def _add_chunk(chunk: list[PhotoRef], job_id: str, session_factory, *, model_ver
             return [], skipped
         added = repo.add_photos(session=session, job_id=job_id, refs=chunk, batch_size=batch_size,
                                 start_batch_no=start_batch_no)
-    return list(added), skipped
+        owed = repo.queued_among(session=session, job_id=job_id, batch_nos=list(added))
+    return owed, skipped
 
 
 def owed_batches(job_id: str, *, session_factory) -> list[int]:

@@ -159,3 +159,38 @@ def _summary(session: Session, row) -> JobSummary:
         finished_at=row.finished_at,
     )
 
+
+
+def find_unfinished_job(
+    *, session: Session, source: str, model_version: str, profile: str | None
+) -> JobSummary | None:
+    """The newest job of this source and model (and profile) that is not `done` and was not
+    forced: what a re-run of `enqueue` continues instead of starting the same work again."""
+    profile_matches = jobs.c.profile.is_(None) if profile is None else jobs.c.profile == profile
+    row = session.execute(
+        select(jobs)
+        .where(jobs.c.source == source, jobs.c.model_version == model_version, profile_matches,
+               jobs.c.state != "done", jobs.c.force.is_(False))
+        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        .limit(1)
+    ).first()
+    return _summary(session, row) if row is not None else None
+
+
+def queued_among(*, session: Session, job_id: str, batch_nos: list[int]) -> list[int]:
+    """Those of `batch_nos` still `queued` (not done), ascending."""
+    if not batch_nos:
+        return []
+    return list(
+        session.execute(
+            select(batches.c.batch_no)
+            .where(batches.c.job_id == job_id, batches.c.batch_no.in_(batch_nos), batches.c.state != "done")
+            .order_by(batches.c.batch_no)
+        ).scalars()
+    )
+
+
+def max_batch_no(*, session: Session, job_id: str) -> int:
+    """The job's highest batch number, -1 when it has none."""
+    found = session.execute(select(func.max(batches.c.batch_no)).where(batches.c.job_id == job_id)).scalar()
+    return -1 if found is None else found

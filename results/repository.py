@@ -18,12 +18,15 @@ from results.jobs import (
     add_to_counts,
     advance_job,
     create_job,
+    find_unfinished_job,
     get_job,
     latest_job_id,
     list_jobs,
     lock_job,
     mark_job_state,
+    max_batch_no,
     owed_batches,
+    queued_among,
     set_job_total,
 )
 from results.models import BatchWork, JobSummary, PhotoOutcome, ResultRow
@@ -35,7 +38,8 @@ from storage.refs import PhotoRef
 __all__ = [
     "BatchWork", "JobSummary", "PhotoOutcome", "ResultRow", "add_photos", "already_read_uris",
     "apply_review", "create_job", "get_job", "iter_results", "latest_job_id", "list_jobs",
-    "load_batch", "mark_job_state", "owed_batches", "parse_status", "record_attempt", "save_batch", "set_job_total",
+    "load_batch", "mark_job_state", "owed_batches", "parse_status", "record_attempt", "record_photo_attempt",
+    "save_batch", "set_job_total", "find_unfinished_job", "queued_among", "max_batch_no",
 ]
 
 REREAD_UNLESS_FORCED = tuple(s.value for s in FINAL_STATUSES if s is not Status.ERROR)
@@ -155,12 +159,14 @@ def load_batch(*, session: Session, job_id: str, batch_no: int) -> BatchWork | N
     return BatchWork(job_id=job_id, batch_no=batch_no, attempts=batch.attempts, photos=refs, done=batch.state == "done")
 
 
-def record_attempt(*, session: Session, job_id: str, batch_no: int) -> int:
-    """Count one more attempt at the batch (and its pending photos); returns the new total.
+def record_attempt(*, session: Session, job_id: str, batch_no: int, count_photos: bool = True) -> int:
+    """Count one more attempt at the batch (and, unless `count_photos` is False, at each of its
+    pending photos); returns the batch's new total.
 
     The cap lives here, not in Redis: Redis has no dead-letter queue. Takes the job-row lock
     first, like every writer of photos and batches, so a redelivered batch counting its attempt
-    while the original saves the same rows cannot deadlock with it.
+    while the original saves the same rows cannot deadlock with it. A retry that reads photos one
+    by one passes `count_photos=False` and counts each photo with `record_photo_attempt`.
     """
     lock_job(session, job_id)
     attempts = session.execute(
@@ -171,12 +177,27 @@ def record_attempt(*, session: Session, job_id: str, batch_no: int) -> int:
     ).scalar()
     if attempts is None:
         raise LookupError(f"no batch {batch_no} in job {job_id}")
+    if not count_photos:
+        return attempts
     session.execute(
         update(photos)
         .where(photos.c.job_id == job_id, photos.c.batch_no == batch_no, photos.c.status == Status.PENDING.value)
         .values(attempts=photos.c.attempts + 1)
     )
     return attempts
+
+
+def record_photo_attempt(*, session: Session, job_id: str, uri: str) -> int:
+    """Count one more attempt at one photo (commit before reading it, so that a photo that kills
+    its process is still counted); returns its new total, 0 if it is no longer pending."""
+    lock_job(session, job_id)
+    attempts = session.execute(
+        update(photos)
+        .where(photos.c.job_id == job_id, photos.c.source_uri == uri, photos.c.status == Status.PENDING.value)
+        .values(attempts=photos.c.attempts + 1)
+        .returning(photos.c.attempts)
+    ).scalar()
+    return attempts or 0
 
 
 def save_batch(*, session: Session, job_id: str, batch_no: int, outcomes: Sequence[PhotoOutcome]) -> None:

@@ -8,12 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from storage.refs import PhotoRef, SourceError
 from storage.s3 import describe_s3_error, is_s3_uri, split_s3_uri
 
 READ_CHUNK_BYTES = 1 << 20
+# S3 answers that mean "not now" rather than "never": the photo stays pending and is fetched again.
+TRANSIENT_S3_CODES = frozenset({"SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable",
+                                "500", "502", "503", "504"})
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class FetchFailed:
     """Why one photo's bytes could not be had (stored as the photo's `error` reason)."""
 
     reason: str
+    transient: bool = False  # throttling or an unreachable endpoint, after the client's retries
 
 
 def fetch_many(
@@ -52,8 +56,22 @@ def fetch_many(
     workers = max(1, min(concurrency, len(refs)))
     if workers == 1:
         return [fetch_one(ref) for ref in refs]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    try:
         return list(pool.map(fetch_one, refs))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a time limit must not wait on a stuck read
+
+
+def is_transient_s3_error(exc: Exception) -> bool:
+    """Throttling, a 5xx or an endpoint that could not be reached: worth trying again later."""
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        return error.get("Code", "") in TRANSIENT_S3_CODES or status in TRANSIENT_S3_CODES
+    return False
 
 
 def too_large(size: int, max_bytes: int) -> str:
@@ -69,7 +87,7 @@ def fetch_s3(uri: str, *, s3_client, max_bytes: int) -> bytes | FetchFailed:
     except SourceError as exc:
         return FetchFailed(str(exc))
     except (ClientError, BotoCoreError) as exc:
-        return FetchFailed(describe_s3_error(exc, s3_client))
+        return FetchFailed(describe_s3_error(exc, s3_client), transient=is_transient_s3_error(exc))
     body = response["Body"]
     try:
         length = response.get("ContentLength")
@@ -77,7 +95,7 @@ def fetch_s3(uri: str, *, s3_client, max_bytes: int) -> bytes | FetchFailed:
             return FetchFailed(too_large(length, max_bytes))
         return _read_capped(body, max_bytes)
     except (BotoCoreError, OSError) as exc:
-        return FetchFailed(f"read failed: {describe_s3_error(exc, s3_client)}")
+        return FetchFailed(f"read failed: {describe_s3_error(exc, s3_client)}", transient=True)
     finally:
         body.close()
 

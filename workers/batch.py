@@ -1,7 +1,11 @@
 """One batch, start to finish: the unit of work shared by the Celery task and `meter-ocr run`.
 
-load the batch -> count the attempt (past the cap its photos become `error` rows) -> fetch the
-bytes concurrently -> decode each with size guards -> ONE `read_images` call -> ONE transaction.
+load the batch -> count the attempt -> fetch the bytes concurrently -> decode each with size
+guards -> ONE `read_images` call -> ONE transaction. A batch tried before (its last try crashed,
+hung or was cut off) is read photo by photo instead, each photo counted before it is read, so a
+poison photo ends as an `error` row after `max_attempts` while its neighbours are read
+(`workers.isolate`). Photos that could not be fetched for a passing reason (throttling, an
+unreachable endpoint) stay pending and the batch is retried with backoff.
 No OpenCV or TensorFlow here: pixels are the model package's business.
 """
 
@@ -20,6 +24,7 @@ from model.reading import Reading, Status
 from results import repository
 from results.repository import PhotoOutcome
 from storage.fetch import FetchFailed, fetch_many
+from storage.listing import local_root
 from storage.refs import PhotoRef
 from workers.resources import Resources
 
@@ -27,6 +32,10 @@ log = logging.getLogger(__name__)
 
 # Decoding threads per process: enough to keep the cores busy while one batch decodes.
 DEFAULT_DECODE_THREADS = max(2, min(4, len(os.sched_getaffinity(0))))
+
+
+class PhotosDeferred(RuntimeError):
+    """Photos left pending because fetching them failed for a passing reason; retry the batch."""
 
 
 @dataclass(frozen=True)
@@ -46,43 +55,57 @@ class BatchReport:
 
 
 def process_batch(job_id: str, batch_no: int, resources: Resources) -> BatchReport:
-    """Read one queued batch and persist one row per photo. Safe to run twice (upserts)."""
+    """Read one queued batch and persist one row per photo. Safe to run twice (upserts).
+    Raises PhotosDeferred (after saving the rest) when some photos must be fetched again later."""
     started = time.perf_counter()
     with resources.session_factory() as session, session.begin():
         work = repository.load_batch(session=session, job_id=job_id, batch_no=batch_no)
         if work is None or work.done:
             reason = "unknown batch" if work is None else "already done"
             return BatchReport(job_id, batch_no, skipped=reason)
-        attempt = repository.record_attempt(session=session, job_id=job_id, batch_no=batch_no)
+        first_try = work.attempts == 0
+        attempt = repository.record_attempt(session=session, job_id=job_id, batch_no=batch_no,
+                                            count_photos=first_try)
         job = repository.get_job(session=session, job_id=job_id)
-    if attempt > resources.settings.max_attempts:
-        outcomes = give_up(work.photos, attempt - 1, resources.models.version)
+    profile = resolve_profile(getattr(job, "profile", None))
+    root = local_root(job.source) if job is not None else None  # a folder job reads only inside it
+    if first_try:
+        outcomes = _read_or_save_partial(work, resources, profile, root)
     else:
-        outcomes = _read_or_save_partial(work, resources, getattr(job, "profile", None))
-    _save(job_id, batch_no, outcomes, resources)
+        from workers.isolate import read_one_by_one  # imports this module
+
+        outcomes = read_one_by_one(work, resources, profile=profile, root=root)
     counts = Counter(o.reading.status.value for o in outcomes)
     elapsed = time.perf_counter() - started
     log.info("job %s batch %s attempt %s: %s in %.2fs", job_id, batch_no, attempt, dict(counts), elapsed)
     return BatchReport(job_id, batch_no, attempt, dict(counts), elapsed_s=elapsed)
 
 
-def _read_or_save_partial(work, resources: Resources, profile_spec: str | None) -> list:
-    """Read the batch; on the soft time limit keep the rows already decided (the photos that
-    failed to fetch or decode) and re-raise, so the retry reads only what is still pending."""
+def _read_or_save_partial(work, resources: Resources, profile, root) -> list:
+    """Read the whole batch and save it. On the soft time limit keep the rows already decided
+    (the photos that failed to fetch or decode) and re-raise, so the retry reads only what is
+    still pending; photos deferred for a passing fetch failure stay pending too."""
     finished: list = []
+    deferred: list = []
     try:
-        return read_photos(
+        outcomes = read_photos(
             work.photos, models=resources.models, s3_client=resources.s3_client, settings=resources.settings,
-            profile=resolve_profile(profile_spec), finished=finished,
+            profile=profile, finished=finished, deferred=deferred, root=root,
         )
     except SoftTimeLimitExceeded:
         if finished:
-            _save(work.job_id, work.batch_no, finished, resources)
+            save_outcomes(work.job_id, work.batch_no, finished, resources)
         log.warning("job %s batch %s: soft time limit; kept %d finished rows", work.job_id, work.batch_no, len(finished))
         raise
+    later = {uri for uri, _ in deferred}
+    outcomes = [o for o in outcomes if o.uri not in later]
+    save_outcomes(work.job_id, work.batch_no, outcomes, resources)
+    if deferred:
+        raise PhotosDeferred(f"{len(deferred)} photos left pending ({deferred[0][1]}); the batch will be retried")
+    return outcomes
 
 
-def _save(job_id: str, batch_no: int, outcomes: list, resources: Resources) -> None:
+def save_outcomes(job_id: str, batch_no: int, outcomes: list, resources: Resources) -> None:
     with resources.session_factory() as session, session.begin():
         repository.save_batch(session=session, job_id=job_id, batch_no=batch_no, outcomes=outcomes)
 
@@ -94,17 +117,20 @@ def give_up(photos, tries: int, model_version: str) -> list:
 
 
 def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False, digits=None,
-                finished: list | None = None) -> list:
+                finished: list | None = None, deferred: list | None = None, root=None) -> list:
     """Fetch, decode and read photos (PhotoRef-like, with `.uri`); one PhotoOutcome each, in
     order. `processing_ms` is the photo's own decode time plus its share of fetch and inference.
     `finished`, if given, receives each photo's outcome as soon as it is decided (for a caller
-    interrupted by a time limit)."""
+    interrupted by a time limit). `deferred`, if given, receives (uri, reason) for each photo
+    whose fetch failed for a passing reason (its outcome is still an `error`, not in `finished`).
+    `root`: local paths must resolve inside this folder."""
     started = time.perf_counter()
     payloads = fetch_many(
         [_as_ref(p) for p in photos],
         s3_client=s3_client,
         concurrency=settings.fetch_concurrency,
         max_bytes=settings.max_image_bytes,
+        root=root,
     )
     fetch_share_ms = (time.perf_counter() - started) * 1000 / max(len(photos), 1)
     readings: list[Reading | None] = [None] * len(photos)
@@ -116,7 +142,10 @@ def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False
             decoded[i] = image
             continue
         readings[i] = Reading.failed(Status.ERROR, failure, models.version)
-        if finished is not None:
+        transient = isinstance(payloads[i], FetchFailed) and payloads[i].transient
+        if transient and deferred is not None:
+            deferred.append((photos[i].uri, failure))
+        elif finished is not None:
             finished.append(PhotoOutcome(uri=photos[i].uri, reading=readings[i], processing_ms=round(cost_ms[i])))
     t0 = time.perf_counter()
     batch_read = read_decoded(list(decoded.values()), models, profile=profile, crop=crop, digits=digits)
@@ -140,8 +169,13 @@ def decode_all(payloads: list, settings, *, whole_photo: bool) -> list[tuple[obj
 
     if len(payloads) < 2:
         return [decode_one(p) for p in payloads]
-    with ThreadPoolExecutor(max_workers=DEFAULT_DECODE_THREADS, thread_name_prefix="decode") as pool:
+    pool = ThreadPoolExecutor(max_workers=DEFAULT_DECODE_THREADS, thread_name_prefix="decode")
+    try:
         return list(pool.map(decode_one, payloads))
+    finally:
+        # Never wait here for a decoder stuck in C: on the soft time limit that wait would
+        # swallow the limit and lose the finished rows to the hard kill.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def decode_photo(data: bytes, settings, *, whole_photo: bool = True) -> tuple[object | None, str | None]:
@@ -157,6 +191,11 @@ def decode_photo(data: bytes, settings, *, whole_photo: bool = True) -> tuple[ob
         )
     except ImageRejected as exc:
         return None, str(getattr(exc, "reason", exc))
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:  # a decoder bug on one hostile file must not fail its batch
+        log.warning("decoder raised %s on a photo", type(exc).__name__, exc_info=True)
+        return None, f"decode failed: {type(exc).__name__}: {exc}"[:300]
     return image, None
 
 

@@ -42,6 +42,9 @@ def celery_config(settings: Settings) -> dict:
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        # A task killed at the hard time limit goes back to the queue (the default acks it, and
+        # the batch is lost until `resume`); the attempt count in the results DB bounds it.
+        "task_acks_on_timeout": False,
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,

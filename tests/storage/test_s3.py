@@ -91,7 +91,7 @@ def test_throttling_is_retried_then_reported(s3_endpoint, make_bucket, upload_ph
         proxy.fail("GET", f"/{bucket}/photos/00002.png", status=403, code="AccessDenied")
         got = fetch_many([PhotoRef(u) for u in uris], s3_client=client, concurrency=3, max_bytes=10_000)
         assert isinstance(got[0], bytes) and got[0].startswith(b"\x89PNG")
-        assert got[1:] == [FetchFailed("throttled (SlowDown) after retries"), FetchFailed("access denied")]
+        assert got[1:] == [FetchFailed("throttled (SlowDown) after retries", transient=True), FetchFailed("access denied")]
         assert proxy.count("GET", f"/{bucket}/photos/00000.png") == 3
         assert proxy.count("GET", f"/{bucket}/photos/00001.png") == 5  # standard mode: 5 attempts
         assert proxy.count("GET", f"/{bucket}/photos/00002.png") == 1  # denial is not retried
