@@ -80,7 +80,7 @@ def load_run_model(run_dir: Path, weights: str = "best.weights.h5") -> tuple[ker
     """Rebuild the network of a training run (its config.json) and load `weights` into it."""
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
-    model = build_reader(config["height"], config["width"])
+    model = build_reader(config["height"], config["width"], unroll=True)  # same weights, faster serving
     model.load_weights(run_dir / weights)
     return model, config
 

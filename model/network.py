@@ -42,8 +42,10 @@ def build_reader(
     n_classes: int = len(ALPHABET) + 1,
     widths: tuple[int, int, int] = DEFAULT_WIDTHS,
     rnn_units: int = DEFAULT_RNN_UNITS,
+    unroll: bool = False,
 ) -> keras.Model:
-    """Build the CRNN. (N,height,width,1) float32 -> (N,width//4,n_classes) float32 softmax."""
+    """Build the CRNN. (N,height,width,1) float32 -> (N,width//4,n_classes) float32 softmax.
+    `unroll` unrolls the LSTM over its fixed W/4 steps (same weights; faster serving on CPU)."""
     if height % 8 or width % 4:
         raise ValueError(f"height must be a multiple of 8 and width of 4, got {height}x{width}")
     image = keras.Input((height, width, 1), name="image")
@@ -59,6 +61,6 @@ def build_reader(
     x = layers.Reshape((width // 4, (height // 8) * widths[2]))(x)
     x = layers.Dense(rnn_units * 2, activation="relu")(x)
     x = layers.Dropout(0.2)(x)
-    x = layers.Bidirectional(layers.LSTM(rnn_units, return_sequences=True))(x)
+    x = layers.Bidirectional(layers.LSTM(rnn_units, return_sequences=True, unroll=unroll))(x)
     probs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     return keras.Model(image, probs, name="reader")

@@ -93,6 +93,9 @@ def train(args) -> None:
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint)
         log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step))
+    elif args.init_weights:  # a new phase (new schedule, new mix) starting from earlier weights
+        model.load_weights(args.init_weights)
+        log.info("initialised from %s", args.init_weights)
     best_path = run_dir / "best.json"
     best = json.loads(best_path.read_text()) if best_path.exists() else {"score": -1.0}
     validation = make_validation(mix, args.data_dir, args.height, args.width)
@@ -150,6 +153,7 @@ def main(argv=None) -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--workers", type=int, default=1, help="batch producer processes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-weights", help="start a fresh run from these .weights.h5 (ignored on resume)")
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--eval-every", type=int, default=500)
     train(parser.parse_args(argv))
