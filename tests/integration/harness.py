@@ -111,6 +111,12 @@ class Worker:
                 os.killpg(self.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
 
+    def warm_shutdown(self, timeout_s: float = 120) -> int:
+        """SIGTERM to the parent only (as Docker or systemd send it): Celery finishes the tasks
+        in hand, then exits. Returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout_s)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.kill(signal.SIGTERM)
