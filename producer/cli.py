@@ -89,14 +89,21 @@ def enqueue(settings, source: str, force: bool, profile: str | None, wait: bool,
               help="Stay until every photo has a row, with a progress bar.")
 @uses_settings("database_url", "broker_url", "queue")
 def resume(settings, job_id: str, wait: bool) -> None:
-    """Re-queue the batches of JOB_ID that have no rows yet (after a broker or worker crash)."""
+    """Re-queue the batches of JOB_ID that have no rows yet (after a broker or worker crash).
+
+    Batches still on the broker (queued, or held by a worker) are left alone, so this is safe to
+    run while workers are busy."""
     from producer.queue import send_batches
+    from producer.reconcile import batches_on_broker
 
     app = open_broker(settings)
     _, session_factory = open_results_db(settings)
     owed = owed_batches(job_id, session_factory=session_factory)
-    sent = send_batches(app, job_id, owed, queue=settings.queue)
-    click.echo(f"job {job_id}: re-queued {sent} owed batches")
+    on_broker = batches_on_broker(app, settings.queue)
+    lost = owed if on_broker is None else [no for no in owed if (job_id, no) not in on_broker]
+    sent = send_batches(app, job_id, lost, queue=settings.queue)
+    still = f" ({len(owed) - len(lost)} still on the broker)" if len(owed) > len(lost) else ""
+    click.echo(f"job {job_id}: re-queued {sent} owed batches{still}")
     if wait:
         _wait_with_progress(job_id, session_factory, None)
 

@@ -12,9 +12,7 @@ No OpenCV or TensorFlow here: pixels are the model package's business.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,12 +24,10 @@ from results.repository import PhotoOutcome
 from storage.fetch import FetchFailed, fetch_many
 from storage.listing import local_root
 from storage.refs import PhotoRef
+from workers.decode import decode_all
 from workers.resources import Resources
 
 log = logging.getLogger(__name__)
-
-# Decoding threads per process: enough to keep the cores busy while one batch decodes.
-DEFAULT_DECODE_THREADS = max(2, min(4, len(os.sched_getaffinity(0))))
 
 
 class PhotosDeferred(RuntimeError):
@@ -136,17 +132,22 @@ def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False
     readings: list[Reading | None] = [None] * len(photos)
     cost_ms = [fetch_share_ms] * len(photos)
     decoded: dict[int, object] = {}
-    for i, (image, failure, decode_ms) in enumerate(decode_all(payloads, settings, whole_photo=not crop)):
+
+    def on_decoded(i: int, image, failure: str | None, decode_ms: float) -> None:
+        # Runs as each photo is decided, so a time limit in mid-decode keeps the failures so far.
         cost_ms[i] += decode_ms
         if failure is None:
             decoded[i] = image
-            continue
+            return
         readings[i] = Reading.failed(Status.ERROR, failure, models.version)
         transient = isinstance(payloads[i], FetchFailed) and payloads[i].transient
         if transient and deferred is not None:
             deferred.append((photos[i].uri, failure))
         elif finished is not None:
             finished.append(PhotoOutcome(uri=photos[i].uri, reading=readings[i], processing_ms=round(cost_ms[i])))
+
+    decode_all(payloads, settings, whole_photo=not crop, on_decoded=on_decoded)
+    decoded = dict(sorted(decoded.items()))  # input order for the reader call
     t0 = time.perf_counter()
     batch_read = read_decoded(list(decoded.values()), models, profile=profile, crop=crop, digits=digits)
     share_ms = (time.perf_counter() - t0) * 1000 / max(len(decoded), 1)
@@ -154,49 +155,6 @@ def read_photos(photos, *, models, s3_client, settings, profile=None, crop=False
         readings[i] = reading
         cost_ms[i] += share_ms
     return [PhotoOutcome(uri=p.uri, reading=r, processing_ms=round(c)) for p, r, c in zip(photos, readings, cost_ms)]
-
-
-def decode_all(payloads: list, settings, *, whole_photo: bool) -> list[tuple[object | None, str | None, float]]:
-    """(image, failure reason, decode ms) per payload, in order. Decoding runs on a few threads:
-    OpenCV and Pillow release the GIL while they decode."""
-
-    def decode_one(payload) -> tuple[object | None, str | None, float]:
-        t0 = time.perf_counter()
-        if isinstance(payload, FetchFailed):
-            return None, payload.reason, 0.0
-        image, failure = decode_photo(payload, settings, whole_photo=whole_photo)
-        return image, failure, (time.perf_counter() - t0) * 1000
-
-    if len(payloads) < 2:
-        return [decode_one(p) for p in payloads]
-    pool = ThreadPoolExecutor(max_workers=DEFAULT_DECODE_THREADS, thread_name_prefix="decode")
-    try:
-        return list(pool.map(decode_one, payloads))
-    finally:
-        # Never wait here for a decoder stuck in C: on the soft time limit that wait would
-        # swallow the limit and lose the finished rows to the hard kill.
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def decode_photo(data: bytes, settings, *, whole_photo: bool = True) -> tuple[object | None, str | None]:
-    """Decode with the byte and pixel guards; returns (image, None) or (None, reason). Whole
-    photos are decoded at reduced resolution where the format allows (the pipeline's size)."""
-    from model.image_io import ImageRejected, decode_image
-    from model.pipeline import DEFAULT_DECODE_MAX_SIDE
-
-    try:
-        image = decode_image(
-            data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,
-            target_max_side=DEFAULT_DECODE_MAX_SIDE if whole_photo else None,
-        )
-    except ImageRejected as exc:
-        return None, str(getattr(exc, "reason", exc))
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception as exc:  # a decoder bug on one hostile file must not fail its batch
-        log.warning("decoder raised %s on a photo", type(exc).__name__, exc_info=True)
-        return None, f"decode failed: {type(exc).__name__}: {exc}"[:300]
-    return image, None
 
 
 def read_decoded(images: list, models, *, profile=None, crop=False, digits=None) -> list[Reading]:

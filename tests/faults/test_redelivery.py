@@ -23,6 +23,8 @@ def test_redis_without_persistence_loses_the_queue_and_resume_requeues_what_is_o
     stack.broker_url = broker.url
     expected = write_photos(tmp_path / "photos", {f"{i:03d}.jpg": jpeg_with_marker(i) for i in range(40)})
     job_id = job_id_of(stack.cli("enqueue", str(tmp_path / "photos"), "--batch-size", "5"))
+    early = stack.cli("resume", job_id)  # nothing lost yet: resume must not double the queue
+    assert f"job {job_id}: re-queued 0 owed batches (8 still on the broker)" in early.stdout
     broker.kill(signal.SIGKILL)  # no worker yet: all 8 batches were waiting on Redis
     broker.restart()
     worker = Worker(stack, tmp_path / "worker.log", name="after-flush", concurrency=1)
@@ -59,6 +61,8 @@ def test_task_outliving_the_visibility_timeout_runs_twice_and_leaves_one_row_per
         wait_for(lambda: "Task meter_ocr.read_batch" in first.log(), "the batch to reach the first worker", every=0.05)
         time.sleep(1.0)  # inside the 4 s decode of slow.jpg: attempt counted, nothing saved
         os.kill(child, signal.SIGSTOP)
+        held = stack.cli("resume", job_id).stdout  # delivered, unacknowledged: not lost
+        assert f"job {job_id}: re-queued 0 owed batches (1 still on the broker)" in held
         clock = Recovery("fault 6: task outlives the visibility timeout", "(60 s timeout included)")
         clock.fault()
         second = Worker(stack, tmp_path / "second.log", name="second", concurrency=1)
