@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from model.locator_targets import decode_maps
+from model.locator_targets import decode_maps, quad_geometry
 
 DEFAULT_INPUT_SIZE = 192
 MAPS_OUTPUT = "maps"  # the locator signature's output: (N, S/4, S/4, MAP_CHANNELS) float32
 DEFAULT_SCORE_THRESHOLD = 0.5  # cell score that belongs to the window
 DEFAULT_MIN_SCORE = 0.55  # mean score of the blob below which nothing was found
+REFINE_FRACTION = 0.35  # window length / zoomed view side in the second pass (training: 0.15-0.4)
 
 
 @dataclass(frozen=True)
@@ -71,24 +72,61 @@ def letterbox_grey(image: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple[n
     return square, Letterbox(new_w / width, float(off_x), float(off_y))
 
 
-def locate_counters(images: list[np.ndarray], locator) -> list[CounterBox | None]:
-    """One batched locator call for a list of photos.
+def zoom_square(image: np.ndarray, centre: np.ndarray, side: float,
+                size: int = DEFAULT_INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
+    """A size x size grey view of the square of `side` px around `centre`, padded mid-grey
+    where it leaves the photo. image: (H, W, 3) uint8 BGR. Returns ((size, size) uint8, Letterbox)."""
+    side = max(int(round(side)), 8)
+    x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
+    height, width = image.shape[:2]
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
+    canvas = np.full((side, side), 128, dtype=np.uint8)
+    if cx1 > cx0 and cy1 > cy0:
+        region = image[cy0:cy1, cx0:cx1]
+        canvas[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = (
+            cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region)
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    square = cv2.resize(canvas, (size, size), interpolation=interpolation)
+    scale = size / side
+    return square, Letterbox(scale, -x0 * scale, -y0 * scale)
 
+
+def locate_counters(images: list[np.ndarray], locator) -> list[CounterBox | None]:
+    """Find the counter window of each photo: two batched locator calls for the whole list.
+
+    The first pass sees each whole photo; the second looks again at a square around what it
+    found, zoomed so the window is as large as the biggest ones in training (REFINE_FRACTION of
+    the view): the box gets several times finer, and a find the closer look does not confirm
+    is dropped (a serial number or a label seen from afar).
     images: list of (H, W, 3) uint8 BGR. locator: `Models.locator` (a runtime.SavedModelRunner:
     `.predict_outputs`, `.metadata`).
     Returns one CounterBox (full-image pixels) or None (no counter) per photo.
     """
-    if not images:
+    size = int(locator.metadata.get("input_size", DEFAULT_INPUT_SIZE))
+    coarse = _run_locator([letterbox_grey(image, size) for image in images], locator)
+    found = [i for i, box in enumerate(coarse) if box is not None]
+    views = []
+    for i in found:
+        centre, length, height, _ = quad_geometry(coarse[i].quad)
+        views.append(zoom_square(images[i], centre, max(length / REFINE_FRACTION, 4 * height), size))
+    refined = _run_locator(views, locator)
+    boxes: list[CounterBox | None] = [None] * len(images)
+    for i, box in zip(found, refined):
+        boxes[i] = box
+    return boxes
+
+
+def _run_locator(views: list[tuple[np.ndarray, Letterbox]], locator) -> list[CounterBox | None]:
+    """One batched locator call on prepared grey squares; boxes mapped back to photo pixels."""
+    if not views:
         return []
     meta = locator.metadata
-    size = int(meta.get("input_size", DEFAULT_INPUT_SIZE))
-    fitted = [letterbox_grey(image, size) for image in images]
-    batch = np.stack([square for square, _ in fitted]).astype(np.float32)[..., None] / 255.0
+    batch = np.stack([square for square, _ in views]).astype(np.float32)[..., None] / 255.0
     all_maps = np.asarray(locator.predict_outputs(batch)[MAPS_OUTPUT], dtype=np.float32)
     threshold = float(meta.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
     min_score = float(meta.get("min_score", DEFAULT_MIN_SCORE))
     boxes: list[CounterBox | None] = []
-    for maps, (_, letterbox) in zip(all_maps, fitted):
+    for maps, (_, letterbox) in zip(all_maps, views):
         found = decode_maps(maps, score_threshold=threshold)
         if found is None or found[1] < min_score:
             boxes.append(None)
