@@ -29,6 +29,15 @@ def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
     return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
 
 
+def bezel(rng, image: np.ndarray) -> np.ndarray:
+    """A dark (or coloured) housing edge around a loosely cropped window: bars at the crop's edges
+    that must not read as a 1."""
+    h, w = image.shape[:2]
+    sides = (rng.uniform(0, 0.25, 4) * (rng.random(4) < 0.6) * np.array([h, h, h, h])).astype(int)
+    colour = rng.integers(0, 60, 3) if rng.random() < 0.8 else rng.integers(0, 256, 3)
+    return cv2.copyMakeBorder(image, *map(int, sides), cv2.BORDER_CONSTANT, value=colour.tolist())
+
+
 def uneven_light(rng, image: np.ndarray) -> np.ndarray:
     """A linear light gradient, a shadow band and/or a glare spot."""
     h, w = image.shape[:2]
@@ -93,7 +102,7 @@ def augment_counter(rng: np.random.Generator, image: np.ndarray, strength: float
     """(H,W,3) uint8 BGR -> (H',W',3) uint8 BGR with random field degradations.
     `strength` in [0,1] scales how often each one is applied."""
     steps = (
-        (0.8, crop_jitter), (0.6, perspective), (0.6, uneven_light), (0.25, low_contrast),
+        (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light), (0.25, low_contrast),
         (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
     )
     for probability, step in steps:

@@ -54,7 +54,7 @@ def render_lcd(rng: np.random.Generator, digits: list[int]) -> np.ndarray:
     digit_h = int(rng.integers(22, 48))
     digit_w = digit_h * rng.uniform(0.42, 0.62)
     pitch = digit_w * rng.uniform(1.15, 1.5)
-    thickness = max(2.0, digit_h * rng.uniform(0.09, 0.16))
+    thickness = max(1.5, digit_h * rng.uniform(0.06, 0.16))  # thin segments on meter LCDs
     slant = rng.uniform(0.0, 0.22) if rng.random() < 0.7 else 0.0
     legend = int(digit_h * rng.uniform(0.3, 0.6)) if rng.random() < 0.5 else 0
     margin_x, margin_y = pitch * rng.uniform(0.2, 1.0), digit_h * rng.uniform(0.1, 0.35)
@@ -80,7 +80,16 @@ def render_lcd(rng: np.random.Generator, digits: list[int]) -> np.ndarray:
             cv2.circle(canvas, centre, int(thickness * 0.6 * scale), lit.tolist(), -1, cv2.LINE_AA)
     if legend:
         _draw_legend(rng, canvas, legend * scale, lit, bg)
-    return cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+    image = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+    return _panel_shading(rng, image) if rng.random() < 0.5 else image
+
+
+def _panel_shading(rng, image: np.ndarray) -> np.ndarray:
+    """Behind glass: light falls off towards the panel's edges (vignetting)."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[-1 : 1 : h * 1j, -1 : 1 : w * 1j]
+    falloff = 1 - rng.uniform(0.2, 0.6) * (np.abs(xx) ** 4 + np.abs(yy) ** 4) / 2
+    return np.clip(image * falloff[:, :, None], 0, 255).astype(np.uint8)
 
 
 def _draw_legend(rng, canvas: np.ndarray, legend_h: int, lit, bg) -> None:
