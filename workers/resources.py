@@ -40,9 +40,10 @@ def create_resources(settings: Settings, *, models: Any | None = None) -> Resour
     from results.db import make_engine, make_session_factory
     from storage.s3 import make_s3_client
 
+    engine = make_engine(settings.database_url.get_secret_value())
+    connect_before_tensorflow(engine)
     if models is None:
         models = load_models_quietly(settings.model_dir)
-    engine = make_engine(settings.database_url.get_secret_value())
     s3_client = make_s3_client(
         endpoint_url=settings.s3_endpoint_url,
         max_pool_connections=settings.fetch_concurrency,
@@ -56,6 +57,21 @@ def create_resources(settings: Settings, *, models: Any | None = None) -> Resour
         session_factory=make_session_factory(engine),
         pid=os.getpid(),
     )
+
+
+def connect_before_tensorflow(engine) -> None:
+    """Open (and return to the pool) one DB connection before TensorFlow loads.
+
+    Measured here: once TensorFlow is loaded, psycopg's first TLS connection aborts the process
+    ("free(): invalid pointer"; its bundled OpenSSL binds to TensorFlow's copy), while TLS
+    connections opened after one made earlier keep working. A database that is down now is not
+    fatal: the first task connects later (and with TLS the child dies once and is replaced)."""
+    from results.db import DatabaseUnavailable, check_connection
+
+    try:
+        check_connection(engine)
+    except DatabaseUnavailable as exc:
+        log.warning("results database not reachable at start-up (%s); connecting at the first task", exc)
 
 
 def load_models_quietly(model_dir):
