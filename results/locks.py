@@ -2,8 +2,8 @@
 (an operator's retry racing a cron job) do one job's worth of work, not two.
 
 Postgres: a session-level advisory lock on a connection of its own, released by the server if
-the producer dies (its connection closes). SQLite: an exclusive `flock` on a file beside the
-database, released by the kernel if the process dies.
+the producer dies (its connection closes). SQLite: an exclusive `flock` on one file beside the
+database (`<db>.enqueue.lock`, for every source), released by the kernel if the process dies.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def source_lock(engine: Engine, key: int) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
         yield  # a private in-memory database has no second producer
         return
-    with _file_lock(Path(f"{database}.enqueue-{key & 0xFFFFFFFF:08x}.lock")):
+    with _file_lock(Path(f"{database}.enqueue.lock")):  # one file: SQLite has one writer anyway
         yield
 
 
