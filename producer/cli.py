@@ -79,6 +79,8 @@ def enqueue(settings, source: str, force: bool, profile: str | None, wait: bool,
     click.echo(plan.job_id)
     click.echo(f"listed {plan.listed} photos, skipped {plan.skipped} already read by {version}, "
                f"queued {sent} batches", err=True)
+    if plan.continued:
+        click.echo(f"continued unfinished job {plan.job_id} of this source (use --force for a new job)", err=True)
     if wait:
         _wait_with_progress(plan.job_id, session_factory, timeout)
 
