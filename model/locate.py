@@ -22,6 +22,7 @@ DEFAULT_INPUT_SIZE = 192
 MAPS_OUTPUT = "maps"  # the locator signature's output: (N, S/4, S/4, MAP_CHANNELS) float32
 DEFAULT_SCORE_THRESHOLD = 0.5  # cell score that belongs to the window
 DEFAULT_MIN_SCORE = 0.55  # mean score of the blob below which nothing was found
+REFINE_PASSES = 1  # a third look measured no finer than the second
 REFINE_FRACTION = 0.35  # window length / zoomed view side in the second pass (training: 0.15-0.4)
 
 
@@ -104,16 +105,22 @@ def locate_counters(images: list[np.ndarray], locator) -> list[CounterBox | None
     """
     size = int(locator.metadata.get("input_size", DEFAULT_INPUT_SIZE))
     coarse = _run_locator([letterbox_grey(image, size) for image in images], locator)
-    found = [i for i, box in enumerate(coarse) if box is not None]
+    boxes = coarse
+    for _ in range(REFINE_PASSES):
+        boxes = _refine(images, boxes, locator, size)
+    return boxes
+
+
+def _refine(images, boxes, locator, size: int) -> list[CounterBox | None]:
+    found = [i for i, box in enumerate(boxes) if box is not None]
     views = []
     for i in found:
-        centre, length, height, _ = quad_geometry(coarse[i].quad)
+        centre, length, height, _ = quad_geometry(boxes[i].quad)
         views.append(zoom_square(images[i], centre, max(length / REFINE_FRACTION, 4 * height), size))
-    refined = _run_locator(views, locator)
-    boxes: list[CounterBox | None] = [None] * len(images)
-    for i, box in zip(found, refined):
-        boxes[i] = box
-    return boxes
+    refined: list[CounterBox | None] = [None] * len(images)
+    for i, box in zip(found, _run_locator(views, locator)):
+        refined[i] = box
+    return refined
 
 
 def _run_locator(views: list[tuple[np.ndarray, Letterbox]], locator) -> list[CounterBox | None]:

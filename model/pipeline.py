@@ -16,7 +16,7 @@ from model.locate import CounterBox, locate_counters
 from model.profiles import MeterProfile, format_value
 from model.read_crops import read_crops
 from model.reading import Reading, Status
-from model.rectify import rectify, rotate_quad_180
+from model.rectify import expand_quad, rectify, rotate_quad_180
 from model.triage import triage
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_DECODE_MAX_SIDE = 1000  # what decode_image's target_max_side should be for this pipeline
 DEFAULT_SURE_ORIENTATION = 0.5  # below this, both ends are read and the more confident wins
 DEFAULT_SURE_LOCATION = 0.8  # a window found less surely than this is never `accepted`
+DEFAULT_LENGTH_VARIANTS = (0.06, 0.12)  # extra reads of the window grown by this share of its length, each end
 NO_LOCATOR_REASON = "no counter found: no locator model in the model folder"
 
 
@@ -74,9 +75,13 @@ def _can_locate(models: Models, profile: MeterProfile | None) -> bool:
 
 
 def _candidate_quads(box: CounterBox) -> list[np.ndarray]:
-    if box.orientation_confidence >= DEFAULT_SURE_ORIENTATION:
-        return [box.quad]
-    return [box.quad, rotate_quad_180(box.quad)]
+    """The windows worth reading: the box, a slightly longer one (a box cut short loses a whole
+    digit, a slightly long one costs nothing), and both again from the other end when the
+    locator is unsure which end the reading starts from."""
+    quads = [box.quad] + [expand_quad(box.quad, grow, 0.0) for grow in DEFAULT_LENGTH_VARIANTS]
+    if box.orientation_confidence < DEFAULT_SURE_ORIENTATION:
+        quads += [rotate_quad_180(q) for q in quads]
+    return quads
 
 
 def _trusted(reading: Reading, box: CounterBox) -> Reading:

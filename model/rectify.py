@@ -11,8 +11,11 @@ import cv2
 import numpy as np
 
 DEFAULT_CROP_HEIGHT = 64  # px; twice the reader's input height, so its resize averages
-DEFAULT_MARGIN_X = 0.04  # of the window length, each side: first/last drum edges stay in
-DEFAULT_MARGIN_Y = 0.12  # of the window height, each side
+# No margin by default: the window the locator learned already includes the counter's frame,
+# and the reader learned from crops that tight. Measured with true windows on 120 held-out
+# scenes: margins (0, 0) -> 86.7% exact, (0.04, 0.12) -> 70.8%, (0.08, 0.2) -> 55%.
+DEFAULT_MARGIN_X = 0.0  # of the window length, each side
+DEFAULT_MARGIN_Y = 0.0  # of the window height, each side
 
 
 def rectify(image: np.ndarray, quad: np.ndarray, *, crop_height: int = DEFAULT_CROP_HEIGHT,
