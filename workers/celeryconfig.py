@@ -10,7 +10,7 @@ from producer.queue import TASK_NAME
 from producer.settings import Settings
 
 # A child that loads TensorFlow and a SavedModel needs far longer than Celery's 4 s default.
-DEFAULT_PROC_ALIVE_TIMEOUT = 60.0
+DEFAULT_PROC_ALIVE_TIMEOUT = 120.0  # load + warm-up took 10-20 s here on a busy 2-core box
 
 
 def celery_config(settings: Settings) -> dict:

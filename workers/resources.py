@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ def create_resources(settings: Settings, *, models: Any | None = None) -> Resour
     connect_before_tensorflow(engine)
     if models is None:
         models = load_models_quietly(settings.model_dir)
+        warm_up(models, settings.batch_size)
     s3_client = make_s3_client(
         endpoint_url=settings.s3_endpoint_url,
         max_pool_connections=settings.fetch_concurrency,
@@ -57,6 +59,22 @@ def create_resources(settings: Settings, *, models: Any | None = None) -> Resour
         session_factory=make_session_factory(engine),
         pid=os.getpid(),
     )
+
+
+def warm_up(models, batch_size: int) -> None:
+    """Call the locator and the reader once at the shapes a batch will use, before the first
+    task: a SavedModel's first call (and each new input shape) costs seconds of one-off set-up
+    on the CPU, which would otherwise land on the first batch of every (recycled) child."""
+    import numpy as np
+
+    started = time.perf_counter()
+    runners = [(models.reader, min(2 * batch_size, models.reader.batch_size))]
+    if models.locator is not None:
+        runners.append((models.locator, min(batch_size, models.locator.batch_size)))
+    for runner, rows in runners:
+        shape = tuple(runner.input_spec.shape[1:])
+        runner.predict_outputs(np.zeros((rows, *shape), np.float32))
+    log.info("models warmed up in %.1fs", time.perf_counter() - started)
 
 
 def connect_before_tensorflow(engine) -> None:

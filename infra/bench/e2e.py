@@ -5,11 +5,12 @@
     .venv/bin/python infra/bench/e2e.py --photos 1000 --long 10000    # + RSS over a long run
 
 1. compute only: the photos' JPEG bytes, in memory, through the worker's own decode and read
-   code (`workers.batch.decode_all` + `read_decoded`) in batches, one process, no services.
+   code (`workers.batch.decode_all` + `read_decoded`) in batches, no services, in as many
+   processes as the worker has pool children.
 2. end to end: the same photos as S3 objects (moto's server), `meter-ocr enqueue` (listing, job
-   rows, Redis messages) -> a real `meter-ocr worker` -> Postgres; timed from the enqueue until
-   the job is done in the results DB. Worker start-up (model load) is not timed: workers are
-   long-lived.
+   rows, Redis messages; run in this process) -> a real `meter-ocr worker` -> Postgres; timed
+   from the enqueue until the job is done in the results DB. Worker start-up (model load) and
+   the CLI interpreter's start-up are not timed: both are once per night, not per photo.
 3. --long N: N more photos through the same worker; the RSS of its parent and pool children is
    sampled from /proc every second. Growth = last sample / sample after the first 5% of photos.
 
@@ -36,29 +37,52 @@ sys.path.insert(0, str(ROOT))
 from producer.settings import SHIPPED_MODEL_DIR, Settings  # noqa: E402
 
 
-def compute_only(photos: list[bytes], model_dir: Path, batch_size: int) -> dict:
-    """Photos/s of decode + read_images on in-memory bytes, the worker's code path minus I/O."""
+def compute_only(photos: list[bytes], model_dir: Path, batch_size: int, processes: int) -> dict:
+    """Photos/s of decode + read_images on in-memory bytes: the worker's code path minus I/O,
+    in as many processes as the worker has pool children (batches dealt out round-robin)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no TF state across fork
+    batches = [photos[i:i + batch_size] for i in range(0, len(photos), batch_size)]
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_compute_share, args=(batches[k::processes], model_dir, barrier, results))
+               for k in range(processes)]
+    for worker in workers:
+        worker.start()
+    shares = [results.get(timeout=1800) for _ in workers]
+    for worker in workers:
+        worker.join()
+    wall = max(share[1] for share in shares) - min(share[0] for share in shares)
+    cpu = sum(share[4] for share in shares)
+    counts: dict[str, int] = {}
+    for _, _, share_counts, _, _ in shares:
+        for status, n in share_counts.items():
+            counts[status] = counts.get(status, 0) + n
+    return {"photos": len(photos), "processes": processes, "wall_s": round(wall, 2),
+            "photos_per_s": round(len(photos) / wall, 1), "cpu_ms_per_photo": round(1000 * cpu / len(photos), 1),
+            "statuses": counts, "model_version": shares[0][3]}
+
+
+def _compute_share(batches: list[list[bytes]], model_dir: Path, barrier, results) -> None:
     from model.runtime import load_models
     from workers.batch import decode_all, read_decoded
 
     models = load_models(model_dir)
     settings = Settings(model_dir=model_dir)
+    counts: dict[str, int] = {}
 
-    def run(chunk: list[bytes]) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def run(chunk: list[bytes]) -> None:
         images = [image for image, failure, _ in decode_all(chunk, settings, whole_photo=True) if failure is None]
         for reading in read_decoded(images, models):
             counts[reading.status.value] = counts.get(reading.status.value, 0) + 1
-        return counts
 
-    run(photos[:batch_size])  # warm-up: graph tracing and caches are not counted
-    started, counts = time.perf_counter(), {}
-    for start in range(0, len(photos), batch_size):
-        for status, n in run(photos[start:start + batch_size]).items():
-            counts[status] = counts.get(status, 0) + n
-    wall = time.perf_counter() - started
-    return {"photos": len(photos), "wall_s": round(wall, 2), "photos_per_s": round(len(photos) / wall, 1),
-            "statuses": counts, "model_version": models.version}
+    run(batches[0])  # warm-up: graph tracing and caches are not counted
+    counts.clear()
+    barrier.wait()
+    started, cpu_started = time.time(), time.process_time()
+    for chunk in batches:
+        run(chunk)
+    results.put((started, time.time(), counts, models.version, time.process_time() - cpu_started))
 
 
 def upload(s3_client, bucket: str, prefix: str, photos: list[bytes]) -> None:
@@ -69,22 +93,66 @@ def upload(s3_client, bucket: str, prefix: str, photos: list[bytes]) -> None:
         list(pool.map(put, enumerate(photos)))
 
 
-def run_job(stack, source: str, session_factory, on_tick=lambda: None) -> dict:
-    """Enqueue `source`, wait until its job is done; seconds for enqueue and for the whole job."""
+def enqueue_here(source: str) -> str:
+    """`meter-ocr enqueue SOURCE` in this process (already imported: the interpreter's start-up,
+    a constant per night, is not throughput). Listing, job rows and messages are all timed."""
+    import contextlib
+    import io
+
+    from producer.cli import main as meter_ocr
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        meter_ocr.main(["enqueue", source], standalone_mode=False)
+    return out.getvalue().split()[0]
+
+
+def run_job(source: str, session_factory, cpu_parts: dict[str, int]) -> dict:
+    """Enqueue `source`, wait until its job is done; seconds for enqueue and for the whole job,
+    and the CPU each part of the system used per photo meanwhile."""
     from producer.jobs import get_summary
 
+    cpu_before = cpu_snapshot(cpu_parts)
     started = time.perf_counter()
-    job_id = stack.cli("enqueue", source, timeout=1800).stdout.split()[0]
+    job_id = enqueue_here(source)
     enqueued = time.perf_counter()
     while get_summary(job_id, session_factory=session_factory).state != "done":
-        on_tick()
         time.sleep(0.25)
     done = time.perf_counter()
+    cpu_after = cpu_snapshot(cpu_parts)
     summary = get_summary(job_id, session_factory=session_factory)
     photos = sum(n for status, n in summary.counts.items() if status != "pending")
-    return {"job_id": job_id, "photos": photos, "enqueue_s": round(enqueued - started, 2),
+    cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before[name]) / max(photos, 1), 1) for name in cpu_after}
+    return {"job_id": job_id, "photos": photos, "enqueue_s": round(enqueued - started, 2), "cpu_ms_per_photo": cpu_ms,
             "wall_s": round(done - started, 2), "photos_per_s": round(photos / (done - started), 1),
             "statuses": {s: n for s, n in summary.counts.items() if n}}
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int, *, with_live_children: bool = True) -> float:
+    """CPU seconds used by `pid`, its reaped children, and (optionally) its live children."""
+    from tests.integration.harness import child_pids
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    used = sum(int(v) for v in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    if with_live_children:
+        for child in child_pids(pid):
+            try:
+                used += cpu_s(child, with_live_children=False)
+            except OSError:
+                pass
+    return used
+
+
+def cpu_snapshot(parts: dict[str, int]) -> dict[str, float]:
+    import resource
+
+    snapshot = {name: cpu_s(pid) for name, pid in parts.items()}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    snapshot["producer (enqueue, polling)"] = own.ru_utime + own.ru_stime
+    return snapshot
 
 
 class RssSampler:
@@ -146,13 +214,17 @@ def end_to_end(args, photos: list[bytes], long_photos: list[bytes]) -> dict:
                       extra_env={"METER_OCR_BATCH_SIZE": str(args.batch_size)})
         worker = Worker(stack, logs / "worker.log", name="bench", concurrency=args.concurrency, via_cli=True)
         worker.wait_ready(children=args.concurrency, timeout_s=300)
+        os.environ.update(stack.env())  # for the in-process enqueue
         engine = make_engine(stack.database_url)
         factory = make_session_factory(engine)
-        result = {"e2e": run_job(stack, f"s3://{bucket}/e2e/", factory)}
+        postmaster = int((postgres.datadir / "postmaster.pid").read_text().split()[0])
+        parts = {"worker (parent + pool)": worker.pid, "moto S3 server": s3.process.pid,
+                 "redis": redis.process.pid, "postgres": postmaster}
+        result = {"e2e": run_job(f"s3://{bucket}/e2e/", factory, parts)}
         if long_photos:
             upload(s3_client, bucket, "long/", long_photos)
             with RssSampler(worker) as sampler:
-                result["long"] = run_job(stack, f"s3://{bucket}/long/", factory)
+                result["long"] = run_job(f"s3://{bucket}/long/", factory, parts)
             result["long"]["rss"] = rss_report(sampler.samples)
             result["long"]["child_pids_at_end"] = worker.children()
         engine.dispose()
@@ -185,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     long_photos = jpeg_photos(width, height, args.long, seed=12) if args.long else []
     result = {"size": args.size, "batch_size": args.batch_size, "concurrency": args.concurrency,
               "mean_jpeg_kb": round(sum(map(len, photos)) / len(photos) / 1024, 1)}
-    result["compute_only"] = compute_only(photos, args.model_dir, args.batch_size)
+    result["compute_only"] = compute_only(photos, args.model_dir, args.batch_size, args.concurrency)
     result.update(end_to_end(args, photos, long_photos))
     result["e2e_vs_compute"] = round(result["e2e"]["photos_per_s"] / result["compute_only"]["photos_per_s"], 3)
     print(json.dumps(result, indent=2))
