@@ -54,6 +54,7 @@ def test_producer_killed_mid_listing_and_run_again_continues_the_same_job(fault_
     stack = fault_stack()
     folder = tmp_path / "photos"
     expected = write_photos(folder, {f"{i:05d}.png": tiny_png(i) for i in range(2600)})
+    stack.cli("status", check=False)  # creates the schema, so the polling below can read it
     producer = _producer(stack, folder, delay_s=0.003)
     try:
         wait_for(lambda: _jobs_and_rows(stack, str(folder))[1] >= LISTING_CHUNK, "the first listing chunk",
