@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from producer.queue import TASK_NAME
 from producer.settings import get_settings
 from workers.app import app
-from workers.batch import process_batch
+from workers.batch import PhotosDeferred, process_batch
 from workers.resources import init_process_resources
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ def read_batch(self, job_id: str, batch_no: int) -> dict:
         report = process_batch(job_id, int(batch_no), resources)
     except SoftTimeLimitExceeded as exc:
         log.warning("job %s batch %s hit the soft time limit; re-queued", job_id, batch_no)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    except PhotosDeferred as exc:  # throttling or an unreachable endpoint: expected, no traceback
+        log.warning("job %s batch %s: %s", job_id, batch_no, exc)
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     except Exception as exc:
         # The attempt was recorded before reading; past max_attempts the next run gives up.
