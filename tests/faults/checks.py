@@ -55,7 +55,7 @@ def wait_for(check, what: str, *, timeout: float = 180, every: float = 0.5):
 def job_state(stack: Stack, job_id: str) -> str | None:
     from results.repository import get_job
 
-    with _session(stack) as session:
+    with session_for(stack) as session:
         job = get_job(session=session, job_id=job_id)
     return None if job is None else job.state
 
@@ -68,7 +68,7 @@ def rows_of(stack: Stack, job_id: str) -> dict[str, object]:
     """{source_uri: ResultRow} of the job, read straight from the results DB."""
     from results.repository import iter_results
 
-    with _session(stack) as session:
+    with session_for(stack) as session:
         rows = list(iter_results(session=session, job_id=job_id))
     found = {row.source: row for row in rows}
     assert len(found) == len(rows), "a photo has two rows in one job"
@@ -80,7 +80,7 @@ def assert_exactly_once(stack: Stack, job_id: str, expected: set[str]) -> dict[s
     from results.repository import get_job
     from results.schema import photos
 
-    with _session(stack) as session:
+    with session_for(stack) as session:
         per_uri = session.execute(
             select(photos.c.source_uri, func.count()).where(photos.c.job_id == job_id).group_by(photos.c.source_uri)
         ).all()
@@ -97,7 +97,8 @@ def assert_exactly_once(stack: Stack, job_id: str, expected: set[str]) -> dict[s
     return rows
 
 
-def _session(stack: Stack):
+def session_for(stack: Stack):
+    """A session on the stack's results DB (one engine per URL, kept for the run)."""
     from results.db import make_engine, make_session_factory
 
     engine = _ENGINES.get(stack.database_url)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import tiny_png
-from tests.faults.checks import Recovery, _session, assert_exactly_once, wait_done, wait_for
+from tests.faults.checks import Recovery, assert_exactly_once, session_for, wait_done, wait_for
 from tests.faults.conftest import INJECT_DIR, write_photos
 from tests.integration.harness import CLI, REPO_ROOT, Worker
 
@@ -34,7 +34,7 @@ def _jobs_and_rows(stack, source: str) -> tuple[list, int]:
     """(job rows of this source, photo rows across them)."""
     from results.schema import jobs, photos
 
-    with _session(stack) as session:
+    with session_for(stack) as session:
         found = session.execute(select(jobs.c.id, jobs.c.listed_at).where(jobs.c.source == source)).all()
         rows = session.execute(
             select(func.count()).select_from(photos).where(photos.c.job_id.in_([j.id for j in found]))
@@ -82,7 +82,7 @@ def test_producer_killed_mid_listing_and_run_again_continues_the_same_job(fault_
 def _listed_at(stack, job_id: str):
     from results.schema import jobs
 
-    with _session(stack) as session:
+    with session_for(stack) as session:
         return session.execute(select(jobs.c.listed_at).where(jobs.c.id == job_id)).scalar_one()
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from producer.queue import TASK_NAME
-from tests.faults.checks import assert_exactly_once, job_state, rows_of, wait_done, wait_for
+from tests.faults.checks import assert_exactly_once, job_state, rows_of, session_for, wait_done, wait_for
 from tests.faults.conftest import job_id_of, jpeg_with_marker, write_photos
 from tests.faults.secure_services import PasswordRedis, disable_postgres_tls, enable_postgres_tls, make_tls_files
 from tests.integration.harness import REPO_ROOT, Worker
@@ -167,11 +167,9 @@ def test_results_status_filter_cannot_inject_sql(fault_stack, tmp_path):
     job_id = job_id_of(stack.cli("enqueue", str(tmp_path / "photos")))
     injected = stack.cli("results", job_id, "--status", "error' OR '1'='1", check=False)
     assert injected.returncode == 2 and injected.stdout == "" and "Invalid value for '--status'" in injected.stderr
-    from tests.faults.checks import _session
-
-    with _session(stack) as session, pytest.raises(ValueError):
+    with session_for(stack) as session, pytest.raises(ValueError):
         list(iter_results(session=session, job_id=job_id, status="pending' OR '1'='1"))
-    with _session(stack) as session:
+    with session_for(stack) as session:
         assert list(iter_results(session=session, job_id=f"{job_id}' OR '1'='1")) == []
     assert len(rows_of(stack, job_id)) == 1
 
