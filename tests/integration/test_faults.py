@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.faults.checks import Recovery
 from tests.integration.harness import Worker
 from tests.integration.photos import meter_jpeg
 from tests.integration.test_worker_process import FAST_REDELIVERY, _assert_one_row_per_photo, _job_id, _wait_for
@@ -44,9 +45,12 @@ def test_redis_killed_and_restarted_mid_job_loses_nothing(make_stack, redis_fact
         _wait_for(lambda: _batches_done(worker) >= 2, "two batches")
         time.sleep(1.5)  # append-only fsyncs every second: the queued batches are on disk
         broker.kill(signal.SIGKILL)
+        clock = Recovery("fault 4: Redis SIGKILLed, restarted 3 s later (append-only)")
+        clock.fault()
         time.sleep(3)
         broker.restart()
         _wait_for(lambda: _done(stack, job_id), "the job to finish after the Redis restart", timeout=300)
+        clock.recovered()
         _assert_one_row_per_photo(stack, job_id, expected)
     finally:
         worker.stop()
@@ -61,11 +65,14 @@ def test_postgres_down_during_writes_is_retried(make_stack, postgres_server, pos
         job_id = _job_id(stack.cli("enqueue", str(tmp_path / "photos"), "--batch-size", "5"))
         _wait_for(lambda: _batches_done(worker) >= 2, "two batches")
         postgres_server.stop("immediate", remove=False)
+        clock = Recovery("fault 9: Postgres down 15 s during writes", "(15 s outage included)")
+        clock.fault()
         try:
             time.sleep(15)
         finally:
             postgres_server.start()
         _wait_for(lambda: _done(stack, job_id), "the job to finish after Postgres came back", timeout=300)
+        clock.recovered()
         _assert_one_row_per_photo(stack, job_id, expected)
         assert "will retry" in worker.log()  # the outage was seen and retried, not skipped
     finally:
@@ -81,6 +88,8 @@ def test_sigterm_mid_batch_finishes_the_batch_and_another_worker_does_the_rest(m
         first.wait_ready(children=1)
         job_id = _job_id(stack.cli("enqueue", str(tmp_path / "photos"), "--batch-size", "10"))
         _wait_for(lambda: "Task meter_ocr.read_batch" in first.log(), "the first task", every=0.05)
+        clock = Recovery("fault 3: SIGTERM mid-batch, a second worker started", "(its start-up included)")
+        clock.fault()
         assert first.warm_shutdown() == 0  # the batch in hand is finished, then the worker exits
         log = first.log()
         assert "WorkerLostError" not in log
@@ -90,6 +99,7 @@ def test_sigterm_mid_batch_finishes_the_batch_and_another_worker_does_the_rest(m
         assert log.count("succeeded in") >= 1
         second = Worker(stack, tmp_path / "second.log", name="second", concurrency=1)
         _wait_for(lambda: _done(stack, job_id), "the second worker to finish the job", timeout=300)
+        clock.recovered()
         _assert_one_row_per_photo(stack, job_id, expected)
     finally:
         first.stop()

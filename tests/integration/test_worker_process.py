@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from tests.faults.checks import Recovery
 from tests.integration.harness import Stack, Worker, maps_mention
 from tests.integration.photos import meter_jpeg
 
@@ -79,8 +80,11 @@ def test_pool_child_killed_mid_batch_is_redelivered(make_stack, postgres_url, tm
         job_id = _job_id(stack.cli("enqueue", str(folder), "--batch-size", "30"))
         _wait_for(lambda: "Task meter_ocr.read_batch" in worker.log(), "the task to reach the child")
         os.kill(first_child, signal.SIGKILL)
+        clock = Recovery("fault 1: pool child SIGKILLed mid-batch", "(a new child's start-up included)")
+        clock.fault()
         # No `resume`: task_reject_on_worker_lost puts the batch back; a fresh child reads it.
         _wait_for(lambda: "state: done" in stack.cli("status", job_id).stdout, "the job to finish", timeout=180)
+        clock.recovered()
         _assert_one_row_per_photo(stack, job_id, {str(p) for p in folder.iterdir()})
         assert first_child not in worker.children()
         assert "WorkerLostError" in worker.log() or "signal 9" in worker.log()
@@ -108,10 +112,13 @@ def test_two_workers_one_sigkilled_mid_job_every_photo_has_one_row(make_stack, p
                   every=0.05)
         victim.kill(signal.SIGKILL)
         killed_at = time.monotonic()
+        clock = Recovery("fault 2: one of two workers SIGKILLed mid-batch", "(60 s visibility timeout included)")
+        clock.fault()
         # No `resume`: the survivor must pick up the victim's unacknowledged batch by itself.
         wait = stack.cli("status", job_id)
         assert "state: done" not in wait.stdout, "the job finished before the kill; make batches smaller"
         _wait_for(lambda: "state: done" in stack.cli("status", job_id).stdout, "the job to finish", timeout=240)
+        clock.recovered()
         _assert_one_row_per_photo(stack, job_id, uris)
         print(f"job finished {time.monotonic() - killed_at:.0f}s after the SIGKILL")
     finally:
