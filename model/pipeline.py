@@ -54,9 +54,11 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
         for quad in _candidate_quads(box):
             crops.append(rectify(images[index], quad))
             owners.append((index, box))
-    readings = read_crops(crops, models, digits=digits) if crops else []
-    for (index, box), reading in zip(owners, readings):
-        outcomes[index] = _better_end(outcomes[index], _trusted(reading, box))
+    candidates: dict[int, list[Reading]] = {}
+    for (index, box), reading in zip(owners, read_crops(crops, models, digits=digits) if crops else []):
+        candidates.setdefault(index, []).append(_trusted(reading, box))
+    for index, readings in candidates.items():
+        outcomes[index] = choose_reading(readings)
     return [_with_value(r, profile) for r in outcomes]
 
 
@@ -91,15 +93,18 @@ def _trusted(reading: Reading, box: CounterBox) -> Reading:
     return reading
 
 
-def _better_end(current: Reading | None, candidate: Reading) -> Reading:
-    """Of the two ends of a window whose orientation was unsure, keep the more confident
-    reading; if both would be accepted yet differ (LCD digits read upside down still look like
-    digits), neither is trusted without a person."""
-    if current is None:
-        return candidate
-    best, other = sorted((current, candidate), key=lambda r: r.confidence or 0.0, reverse=True)
-    if other.status == Status.ACCEPTED and other.reading != best.reading:
-        return replace(best, status=Status.REVIEW, reason="counter orientation ambiguous")
+def choose_reading(candidates: list[Reading]) -> Reading:
+    """The most confident of one window's reads (grown, turned round). It stays `accepted` only
+    if another read agrees with it and no other read would be accepted with different digits:
+    a reading that changes when the window moves by a few pixels needs a person."""
+    best = max(candidates, key=lambda r: r.confidence or 0.0)
+    if best.status != Status.ACCEPTED or len(candidates) == 1:
+        return best
+    others = [r for r in candidates if r is not best]
+    if any(r.status == Status.ACCEPTED and r.reading != best.reading for r in others):
+        return replace(best, status=Status.REVIEW, reason="reading changes with the window")
+    if not any(r.reading == best.reading for r in others):
+        return replace(best, status=Status.REVIEW, reason="reading changes with the window")
     return best
 
 

@@ -93,9 +93,9 @@ def test_crop_path_reads_crops_directly(models):
     assert len(readings) == 2 and readings[1].status == Status.UNREADABLE
 
 
-def test_unsure_location_or_orientation_never_auto_accepts():
+def test_unsure_location_or_unstable_reading_never_auto_accepts():
     from model.locate import CounterBox
-    from model.pipeline import _better_end, _trusted
+    from model.pipeline import _trusted, choose_reading
     from model.reading import Reading
 
     sure = CounterBox(np.zeros((4, 2), np.float32), score=0.95, orientation_confidence=0.2)
@@ -104,7 +104,11 @@ def test_unsure_location_or_orientation_never_auto_accepts():
     assert _trusted(accepted, sure).status == Status.ACCEPTED
     assert _trusted(accepted, unsure).status == Status.REVIEW
     flipped = Reading(Status.ACCEPTED, reading="4321", confidence=0.97)
-    both = _better_end(accepted, flipped)
+    both = choose_reading([accepted, flipped])
     assert (both.reading, both.status) == ("1234", Status.REVIEW)
-    weak_flip = Reading(Status.REVIEW, reading="4321", confidence=0.5)
-    assert _better_end(weak_flip, accepted) == accepted
+    agreeing = Reading(Status.REVIEW, reading="1234", confidence=0.8)
+    other = Reading(Status.REVIEW, reading="12345", confidence=0.5)
+    assert choose_reading([other, accepted, agreeing]) == accepted
+    lone = choose_reading([other, accepted, Reading(Status.REVIEW, reading="1284", confidence=0.7)])
+    assert (lone.reading, lone.status) == ("1234", Status.REVIEW)
+    assert choose_reading([accepted]) == accepted

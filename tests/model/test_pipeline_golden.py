@@ -1,0 +1,66 @@
+"""Golden photos through the SHIPPED reader and locator (model tier).
+
+Held-out sample photos (a seed neither locator training nor validation used) written by
+`write_samples`, decoded and read exactly as a worker does. Photos without a counter must
+never come out `accepted`.
+
+Floors, not goals: with reader-0.2-mix-step5000 + locator-20261121-s4000 these 16 photos read
+7 exactly right (issue 4's goal is 97%); the floor catches a broken stage (a wrong rectify or
+letterbox mapping reads ~0), and should rise as the models do.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from model.reading import Status
+
+pytestmark = pytest.mark.model
+
+SHIPPED = Path(__file__).resolve().parents[2] / "model" / "shipped"
+GOLDEN_SEED = 4242
+
+
+@pytest.fixture(scope="module")
+def shipped_models():
+    if not (SHIPPED / "locator" / "metadata.json").is_file() or not (SHIPPED / "reader" / "metadata.json").is_file():
+        pytest.skip("no shipped reader+locator in model/shipped")
+    from model.runtime import load_models
+
+    return load_models(SHIPPED)
+
+
+def _read_folder(folder: Path, labels_path: Path, models):
+    from model.image_io import decode_image
+    from model.pipeline import DEFAULT_DECODE_MAX_SIDE, read_images
+
+    with labels_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    images = [decode_image((folder / r["path"]).read_bytes(), max_bytes=50_000_000, max_pixels=50_000_000,
+                           target_max_side=DEFAULT_DECODE_MAX_SIDE) for r in rows]
+    return rows, read_images(images, models)
+
+
+def test_sample_photos_read_correctly(shipped_models, tmp_path):
+    from model.samples import write_samples
+
+    labels_path = write_samples(tmp_path, 16, seed=GOLDEN_SEED)
+    rows, readings = _read_folder(tmp_path, labels_path, shipped_models)
+    correct = sum(r.reading == row["label"] for row, r in zip(rows, readings))
+    assert all(r.status in (Status.ACCEPTED, Status.REVIEW, Status.UNREADABLE) for r in readings)
+    assert correct >= 6, [(row["label"], r.reading, r.status.value) for row, r in zip(rows, readings)]
+    # Not asserted here: "no accepted reading is wrong". With reader-0.2 one of these 16 is
+    # accepted wrong (751481 read 757487); the accepted error rate is measured on 300 held-out
+    # scenes by model.evaluate_scenes (2.4%, over the 0.5% budget) and is the reader's calibration.
+
+
+def test_photos_without_counter_are_never_accepted(shipped_models, tmp_path):
+    from model.samples import write_samples
+
+    labels_path = write_samples(tmp_path, 16, seed=GOLDEN_SEED + 1, negatives=1.0)
+    _, readings = _read_folder(tmp_path, labels_path, shipped_models)
+    assert all(r.status != Status.ACCEPTED for r in readings)
+    assert sum(r.status == Status.UNREADABLE for r in readings) >= 12
