@@ -77,27 +77,35 @@ def export_untrained(out_dir: Path, *, height: int = 32, width: int = 128, seed:
 
 
 def load_run_model(run_dir: Path, weights: str = "best.weights.h5") -> tuple[keras.Model, dict]:
-    """Rebuild the network of a training run (its config.json) and load `weights` into it."""
+    """Rebuild the network of a training run (its config.json) and load `weights` into it:
+    a .weights.h5 file in the run dir, or "latest" for the newest training checkpoint."""
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
     model = build_reader(config["height"], config["width"], unroll=True)  # same weights, faster serving
-    model.load_weights(run_dir / weights)
+    if weights == "latest":
+        latest = tf.train.latest_checkpoint(run_dir / "ckpt")
+        if latest is None:
+            raise FileNotFoundError(f"no checkpoint under {run_dir / 'ckpt'}")
+        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+        config["exported_checkpoint"] = Path(latest).name
+    else:
+        model.load_weights(run_dir / weights)
     return model, config
 
 
 def export_run(run_dir: Path, out_dir: Path, *, version: str, threshold: float = DEFAULT_THRESHOLD,
-               metrics: dict | None = None) -> Path:
-    """Export a training run's best weights to `out_dir` (e.g. model/shipped/reader)."""
-    model, config = load_run_model(run_dir)
+               metrics: dict | None = None, weights: str = "best.weights.h5") -> Path:
+    """Export a training run's weights (best by validation, or "latest") to `out_dir`."""
+    model, config = load_run_model(run_dir, weights)
     best_path = Path(run_dir) / "best.json"
     best = json.loads(best_path.read_text()) if best_path.exists() else {}
     trained_on = {
         "sources": config["mix"],
-        "steps": best.get("step"),
+        "steps": best.get("step") if weights != "latest" else config.get("exported_checkpoint"),
         "batch_size": config["batch_size"],
         "real_crops": ("haverland_digits train split (sha1 buckets, see model.real_digits)"
                        if "real=" in config["mix"] else None),
-        "validation_exact_match": best.get("scores"),
+        "validation_exact_match": best.get("scores") if weights != "latest" else None,
     }
     metadata = build_metadata(model, version=version, threshold=threshold, metrics=metrics,
                               trained_on=trained_on)
@@ -112,8 +120,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", required=True, help="e.g. model/shipped/reader")
     parser.add_argument("--version", required=True)
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--weights", default="best.weights.h5", help='a .weights.h5 in the run dir, or "latest"')
     args = parser.parse_args(argv)
-    print(export_run(Path(args.run_dir), Path(args.out), version=args.version, threshold=args.threshold))
+    print(export_run(Path(args.run_dir), Path(args.out), version=args.version, threshold=args.threshold,
+                     weights=args.weights))
 
 
 if __name__ == "__main__":
