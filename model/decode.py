@@ -76,24 +76,28 @@ def decode_constrained(probs: np.ndarray, blank_index: int, length: int) -> Deco
 
 
 def _viterbi_step(score: np.ndarray, logp_t: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
-    """One frame of the length-constrained Viterbi. Returns new scores and back-pointers
-    (prev_n, prev_s) per state."""
+    """One frame of the length-constrained Viterbi, vectorised over lengths and symbols.
+    Returns new scores and back-pointers (prev_n, prev_s) per state."""
     n_len, n_classes = score.shape
-    new = np.full_like(score, -np.inf)
-    back = np.zeros((n_len, n_classes, 2), dtype=np.int64)
-    best_prev = np.argmax(score, axis=1)  # blank frame: stay at n, come from anything
-    new[:, blank] = score[np.arange(n_len), best_prev] + logp_t[blank]
-    back[:, blank, 0], back[:, blank, 1] = np.arange(n_len), best_prev
-    for symbol in (s for s in range(n_classes) if s != blank):
-        stay = score[:, symbol]  # same symbol again: the run continues, no new label
-        others = score.copy()
-        others[:, symbol] = -np.inf  # a different (or blank) frame before: a new label
-        from_s = np.argmax(others, axis=1)
-        advance = np.concatenate([[-np.inf], others[np.arange(n_len - 1), from_s[:-1]]])
-        take_stay = stay >= advance
-        new[:, symbol] = np.where(take_stay, stay, advance) + logp_t[symbol]
-        back[:, symbol, 0] = np.where(take_stay, np.arange(n_len), np.arange(n_len) - 1)
-        back[:, symbol, 1] = np.where(take_stay, symbol, np.concatenate([[0], from_s[:-1]]))
+    rows = np.arange(n_len)
+    # a new label s comes from the best previous state whose last frame is not s: the best one,
+    # or the second best when the best is s itself
+    ranked = np.argsort(score, axis=1, kind="stable")
+    first, second = ranked[:, -1], ranked[:, -2] if n_classes > 1 else ranked[:, -1]
+    symbols = np.arange(n_classes)
+    from_s = np.where(first[:, None] == symbols[None, :], second[:, None], first[:, None])  # (n_len, C)
+    from_score = score[rows[:, None], from_s]
+    advance = np.vstack([np.full((1, n_classes), -np.inf), from_score[:-1]])  # n-1 -> n
+    stay = score  # same symbol again: the run continues, no new label
+    take_stay = stay >= advance
+    new = np.where(take_stay, stay, advance) + logp_t[None, :]
+    back = np.empty((n_len, n_classes, 2), dtype=np.int64)
+    back[:, :, 0] = np.where(take_stay, rows[:, None], rows[:, None] - 1)
+    back[:, :, 1] = np.where(take_stay, symbols[None, :], np.vstack([np.zeros((1, n_classes), np.int64), from_s[:-1]]))
+    # a blank frame keeps n and may follow anything
+    best_prev = np.argmax(score, axis=1)
+    new[:, blank] = score[rows, best_prev] + logp_t[blank]
+    back[:, blank, 0], back[:, blank, 1] = rows, best_prev
     return new, back
 
 
