@@ -114,3 +114,12 @@ def test_csv_and_jsonl_exports_parse_back_to_the_same_rows(session_factory):
     table = io.StringIO()
     write_rows(rows, table, "table")
     assert "accepted" in table.getvalue() and "(blank image)" in table.getvalue()
+
+
+@pytest.mark.model
+def test_model_version_read_without_tensorflow_equals_the_runtime_one():
+    """What the producer records in a job must be what workers store in every row."""
+    from producer.settings import SHIPPED_MODEL_DIR
+    from workers.resources import load_models_quietly
+
+    assert jobs.model_version(SHIPPED_MODEL_DIR) == load_models_quietly(SHIPPED_MODEL_DIR).version
