@@ -51,14 +51,14 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
             reason = "no counter found" if _can_locate(models, profile) else NO_LOCATOR_REASON
             outcomes[index] = Reading.failed(Status.UNREADABLE, reason, models.version)
             continue
-        for quad in _candidate_quads(box):
+        for end, quad in _candidate_quads(box):
             crops.append(rectify(images[index], quad))
-            owners.append((index, box))
-    candidates: dict[int, list[Reading]] = {}
-    for (index, box), reading in zip(owners, read_crops(crops, models, digits=digits) if crops else []):
-        candidates.setdefault(index, []).append(_trusted(reading, box))
-    for index, readings in candidates.items():
-        outcomes[index] = choose_reading(readings)
+            owners.append((index, end, box))
+    candidates: dict[int, dict[int, list[Reading]]] = {}
+    for (index, end, box), reading in zip(owners, read_crops(crops, models, digits=digits) if crops else []):
+        candidates.setdefault(index, {}).setdefault(end, []).append(_trusted(reading, box))
+    for index, by_end in candidates.items():
+        outcomes[index] = choose_reading(list(by_end.values()))
     return [_with_value(r, profile) for r in outcomes]
 
 
@@ -76,14 +76,15 @@ def _can_locate(models: Models, profile: MeterProfile | None) -> bool:
     return models.locator is not None or (profile is not None and profile.window is not None)
 
 
-def _candidate_quads(box: CounterBox) -> list[np.ndarray]:
-    """The windows worth reading: the box, a slightly longer one (a box cut short loses a whole
-    digit, a slightly long one costs nothing), and both again from the other end when the
-    locator is unsure which end the reading starts from."""
+def _candidate_quads(box: CounterBox) -> list[tuple[int, np.ndarray]]:
+    """The windows worth reading, as (end, quad): the box, a slightly longer one (a box cut
+    short loses a whole digit, a slightly long one costs nothing), and both again from the other
+    end (end 1) when the locator is unsure which end the reading starts from."""
     quads = [box.quad] + [expand_quad(box.quad, grow, 0.0) for grow in DEFAULT_LENGTH_VARIANTS]
+    ends = [(0, q) for q in quads]
     if box.orientation_confidence < DEFAULT_SURE_ORIENTATION:
-        quads += [rotate_quad_180(q) for q in quads]
-    return quads
+        ends += [(1, rotate_quad_180(q)) for q in quads]
+    return ends
 
 
 def _trusted(reading: Reading, box: CounterBox) -> Reading:
@@ -93,17 +94,19 @@ def _trusted(reading: Reading, box: CounterBox) -> Reading:
     return reading
 
 
-def choose_reading(candidates: list[Reading]) -> Reading:
-    """The most confident of one window's reads (grown, turned round). It stays `accepted` only
-    if another read agrees with it and no other read would be accepted with different digits:
-    a reading that changes when the window moves by a few pixels needs a person."""
-    best = max(candidates, key=lambda r: r.confidence or 0.0)
-    if best.status != Status.ACCEPTED or len(candidates) == 1:
+def choose_reading(reads_by_end: list[list[Reading]]) -> Reading:
+    """The most confident of one window's reads (as found and grown, from each end read). It
+    stays `accepted` only if every read from the same end gives the same digits and no read from
+    the other end would be accepted with different digits: a reading that changes when the
+    window moves by a few pixels (a digit gained or lost at an edge) needs a person."""
+    same_end = max(reads_by_end, key=lambda reads: max(r.confidence or 0.0 for r in reads))
+    best = max(same_end, key=lambda r: r.confidence or 0.0)
+    other_end = [r for reads in reads_by_end if reads is not same_end for r in reads]
+    if best.status != Status.ACCEPTED or (len(same_end) == 1 and not other_end):
         return best
-    others = [r for r in candidates if r is not best]
-    if any(r.status == Status.ACCEPTED and r.reading != best.reading for r in others):
-        return replace(best, status=Status.REVIEW, reason="reading changes with the window")
-    if not any(r.reading == best.reading for r in others):
+    if any(r.reading != best.reading for r in same_end) or any(
+        r.status == Status.ACCEPTED and r.reading != best.reading for r in other_end
+    ):
         return replace(best, status=Status.REVIEW, reason="reading changes with the window")
     return best
 

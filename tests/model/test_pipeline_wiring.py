@@ -104,11 +104,13 @@ def test_unsure_location_or_unstable_reading_never_auto_accepts():
     assert _trusted(accepted, sure).status == Status.ACCEPTED
     assert _trusted(accepted, unsure).status == Status.REVIEW
     flipped = Reading(Status.ACCEPTED, reading="4321", confidence=0.97)
-    both = choose_reading([accepted, flipped])
+    both = choose_reading([[accepted], [flipped]])  # each end read accepts different digits
     assert (both.reading, both.status) == ("1234", Status.REVIEW)
     agreeing = Reading(Status.REVIEW, reading="1234", confidence=0.8)
     other = Reading(Status.REVIEW, reading="12345", confidence=0.5)
-    assert choose_reading([other, accepted, agreeing]) == accepted
-    lone = choose_reading([other, accepted, Reading(Status.REVIEW, reading="1284", confidence=0.7)])
+    assert choose_reading([[agreeing, accepted, agreeing], [other]]) == accepted
+    gained = choose_reading([[other, accepted, agreeing]])  # a grown window gains a digit
+    assert (gained.reading, gained.status) == ("1234", Status.REVIEW)
+    lone = choose_reading([[accepted, Reading(Status.REVIEW, reading="1284", confidence=0.7)]])
     assert (lone.reading, lone.status) == ("1234", Status.REVIEW)
-    assert choose_reading([accepted]) == accepted
+    assert choose_reading([[accepted]]) == accepted
