@@ -16,9 +16,10 @@ import pytest
 from tests.services import TEST_AWS_ENV, PostgresServer, RedisServer, S3Server, ServiceError, start_service
 
 
-def _started(service):
+def _started(make_service: Callable[[], object]):
+    """Build and start a service; a missing binary or a failed start fails the test in one line."""
     try:
-        return start_service(service)
+        return start_service(make_service())
     except ServiceError as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -26,11 +27,7 @@ def _started(service):
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """The session's redis-server (append-only). `.kill()` and `.restart()` for fault tests."""
-    try:
-        server = RedisServer()
-    except ServiceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    _started(server)
+    server = _started(RedisServer)
     yield server
     server.stop()
 
@@ -47,8 +44,8 @@ def redis_factory(tmp_path) -> Iterator[Callable[..., RedisServer]]:
 
     def start(*, appendonly: bool = True) -> RedisServer:
         server = RedisServer(tmp_path / f"redis-{len(started)}", appendonly=appendonly)
-        started.append(server)
-        return _started(server)
+        started.append(server)  # stopped at teardown even if its start fails half-way
+        return _started(lambda: server)
 
     yield start
     for server in started:
@@ -58,11 +55,7 @@ def redis_factory(tmp_path) -> Iterator[Callable[..., RedisServer]]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One Postgres 15 cluster for the session; `.restart()`/`.stop(remove=False)` for faults."""
-    try:
-        server = PostgresServer()
-    except ServiceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    _started(server)
+    server = _started(PostgresServer)
     yield server
     server.stop("immediate")
 
@@ -86,7 +79,7 @@ def sqlite_url(tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
-    server = _started(S3Server())
+    server = _started(S3Server)
     saved = {name: os.environ.get(name) for name in TEST_AWS_ENV}
     # Fake credentials for every client in this process and its children (celery workers).
     os.environ.update(TEST_AWS_ENV)
