@@ -67,12 +67,15 @@ def exact_match(model, images: np.ndarray, labels: list[str]) -> float:
     return hits / len(labels)
 
 
-def make_validation(mix, data_dir, height, width, per_source: int = 300) -> dict:
-    """Fixed validation sets, one per source (real uses the held-out crops)."""
+def make_validation(mix, data_dir, height, width, per_source: int = 500) -> dict:
+    """Fixed validation sets, one per source. Real counters use the held-out crops as they are
+    (no augmentation), like the reported held-out test, so the best step is chosen on that."""
     sets = {}
     for name in mix:
         rng = np.random.default_rng(12345)
         sources = build_sources({name: 1.0}, data_dir, split="val")
+        if name == "real":
+            sources[0][1].augment = False
         sets[name] = make_batch(rng, sources, per_source, height, width)
     return sets
 

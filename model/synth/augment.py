@@ -10,19 +10,25 @@ import numpy as np
 
 
 def perspective(rng, image: np.ndarray, strength: float = 0.06) -> np.ndarray:
-    """Small rotation/perspective, as a slightly misaligned crop from the locator would be."""
+    """Small rotation/perspective, as a slightly misaligned crop from the locator would be.
+    The corners' vertical jitter has zero mean so the digits stay centred in height: how far a
+    drum sits from the window's centre is what tells 8.9 (reads 8) from 9.0 (reads 9)."""
     h, w = image.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     jitter = rng.uniform(-strength, strength, (4, 2)) * np.float32([w * 0.25, h])
+    jitter[:, 1] -= jitter[:, 1].mean()
     dst = (src + jitter).astype(np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
-    """Loose or tight crop: add a border of the edge colour or cut a few pixels."""
+    """Loose or tight crop: add a border of the edge colour or cut a few pixels. Top and bottom
+    move together (see `perspective`: a vertical shift would change which digit a rolling drum
+    shows); left and right independently."""
     h, w = image.shape[:2]
     pads = (rng.uniform(-0.05, 0.15, 4) * np.array([h, h, w * 0.1, w * 0.1])).astype(int)
+    pads[1] = pads[0]
     top, bottom, left, right = (max(0, p) for p in pads)
     image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
     ct, cb, cl, cr = (max(0, -p) for p in pads)
