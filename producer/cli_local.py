@@ -90,12 +90,16 @@ def read(settings, paths: tuple[str, ...], crop: bool, digits: int | None, as_js
               help="The images are already counter windows.")
 @click.option("--digits", type=click.IntRange(1, 16), envvar="METER_OCR_DIGITS", show_envvar=True,
               help="Expected digit count (constrains decoding).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=Path("risk-coverage.png"),
+              show_default=True, envvar="METER_OCR_EVAL_PLOT", show_envvar=True,
+              help="Where to save the risk-coverage curve (PNG).")
 @uses_settings("model_dir")
-def evaluate(settings, labels_csv: Path, crop: bool, digits: int | None) -> None:
-    """Score the reader on LABELS.csv (path,label): accuracy and accepted-error rate."""
+def evaluate(settings, labels_csv: Path, crop: bool, digits: int | None, plot: Path) -> None:
+    """Score the reader on LABELS.csv (path,label): accuracy, coverage at 99.5% precision,
+    confusion table, and a risk-coverage plot."""
     from model.evaluate import evaluate_labels, format_report
 
-    report = evaluate_labels(labels_csv, model_dir=settings.model_dir, crop=crop, digits=digits)
+    report = evaluate_labels(labels_csv, model_dir=settings.model_dir, crop=crop, digits=digits, plot=plot)
     click.echo(format_report(report))
 
 

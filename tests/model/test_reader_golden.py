@@ -44,3 +44,30 @@ def test_clean_synthetic_counters_read_right(shipped):
     wrong = [(label, r.reading) for (_, label), r in zip(items, readings) if r.reading != label]
     assert not wrong
     assert sum(r.status.value == "accepted" for r in readings) >= 16
+
+
+def test_eval_command_scores_crops_and_saves_the_risk_coverage_plot(tmp_path):
+    import csv
+    import re
+
+    import cv2
+    from click.testing import CliRunner
+
+    from producer.cli import main
+
+    items = clean_counters(12, seed=4242)
+    with open(tmp_path / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label"])
+        for k, (image, label) in enumerate(items):
+            cv2.imwrite(str(tmp_path / f"c{k}.png"), image)
+            writer.writerow([f"c{k}.png", label])
+    plot = tmp_path / "rc.png"
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "labels.csv"), "--crop", "--plot", str(plot)],
+                                env={"METER_OCR_MODEL_DIR": str(SHIPPED)})
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^images +12$", result.output, re.M)
+    exact = float(re.search(r"^exact match +([\d.]+)%$", result.output, re.M).group(1))
+    assert exact >= 75  # clean synthetic counters: nearly all read right
+    assert f"risk-coverage plot: {plot}" in result.output
+    assert cv2.imread(str(plot)) is not None
