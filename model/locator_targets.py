@@ -70,9 +70,27 @@ def decode_maps(maps: np.ndarray, *, score_threshold: float = 0.5,
     maps: (g, g, MAP_CHANNELS) float32 as the locator outputs them (score already a probability).
     Only the strongest connected blob votes, so a serial number elsewhere cannot drag the box.
     """
-    blob = _strongest_blob(maps[..., 0] > score_threshold, maps[..., 0], min_cells)
-    if blob is None:
-        return None
+    found = decode_candidates(maps, score_threshold=score_threshold, min_cells=min_cells, limit=1)
+    return found[0] if found else None
+
+
+def decode_candidates(maps: np.ndarray, *, score_threshold: float = 0.5, min_cells: int = 1,
+                      limit: int | None = None) -> list[tuple[np.ndarray, float, float]]:
+    """Every window the maps show, strongest (largest summed score) first, at most `limit`:
+    a list of (quad (4, 2) float32 in input pixels, score, orientation confidence) as decode_maps.
+
+    Each connected blob of cells above `score_threshold` is one window and only its own cells vote.
+    """
+    score = maps[..., 0]
+    count, labels = cv2.connectedComponents((score > score_threshold).astype(np.uint8), connectivity=8)
+    totals = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count)[1:]
+    sizes = np.bincount(labels.ravel(), minlength=count)[1:]
+    order = [int(k) + 1 for k in np.argsort(-totals, kind="stable") if sizes[k] >= min_cells]
+    return [_blob_box(maps, labels == k) for k in order[:limit]]
+
+
+def _blob_box(maps: np.ndarray, blob: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The box the cells of one blob vote for: score-weighted means of their votes."""
     ys, xs = np.nonzero(blob)
     votes = maps[ys, xs]
     weight = votes[:, 0] / votes[:, 0].sum()
@@ -90,17 +108,6 @@ def decode_maps(maps: np.ndarray, *, score_threshold: float = 0.5,
                      centre + half_l + half_h, centre - half_l + half_h], np.float32)
     score = float(votes[:, 0].mean())
     return quad, score, float(min(1.0, abs(along)))
-
-
-def _strongest_blob(mask: np.ndarray, score: np.ndarray, min_cells: int) -> np.ndarray | None:
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return None
-    totals = np.bincount(labels.ravel(), weights=score.ravel(), minlength=count)
-    totals[0] = -1.0
-    best = int(np.argmax(totals))
-    blob = labels == best
-    return blob if int(blob.sum()) >= min_cells else None
 
 
 def quad_iou(a: np.ndarray, b: np.ndarray) -> float:

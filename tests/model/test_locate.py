@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from model.locate import CounterBox, letterbox_grey, locate_counters
-from model.locator_targets import MAP_CHANNELS, decode_maps, encode_targets, quad_iou
+from model.locate import CounterBox, letterbox_grey, locate_counters, search_tiles
+from model.locator_targets import MAP_CHANNELS, decode_candidates, decode_maps, encode_targets, quad_iou
 from model.rectify import expand_quad, rectify, rotate_quad_180
 
 
@@ -30,15 +30,18 @@ def _quad(centre, length, height, degrees) -> np.ndarray:
 class PaintedLocator:
     """A stand-in locator that sees windows painted into the photo: first half white (255),
     second half light grey (180), on a dark photo. It answers with the maps a perfect locator
-    would give for what it sees, through the real encoder, whatever view it is shown."""
+    would give for what it sees, through the real encoder, whatever view it is shown; like the
+    learned one, it misses windows shorter than `min_length` px in its view."""
 
     metadata = {"input_size": 192, "score_threshold": 0.5, "min_score": 0.55}
+
+    def __init__(self, min_length: float = 0.0):
+        self.min_length = min_length
 
     def predict_outputs(self, batch):
         return {"maps": np.stack([self._maps(square[..., 0] * 255) for square in batch])}
 
-    @staticmethod
-    def _maps(grey):
+    def _maps(self, grey):
         first, second = grey > 230, (grey > 150) & (grey < 210)
         if first.sum() < 4 or second.sum() < 4:
             return encode_targets(None, 192)
@@ -52,7 +55,8 @@ class PaintedLocator:
         order = [np.argmin(rel @ forward + rel @ down), np.argmax(rel @ forward - rel @ down),
                  np.argmax(rel @ forward + rel @ down), np.argmin(rel @ forward - rel @ down)]
         quad = corners[order] + np.sign(corners[order] - centre) * 0.5  # pixel centres -> edges
-        return encode_targets(quad, 192)
+        too_short = np.linalg.norm(quad[1] - quad[0]) < self.min_length
+        return encode_targets(None if too_short else quad, 192)
 
 
 def _paint(image, quad):
@@ -81,6 +85,18 @@ def test_strongest_blob_wins_over_a_weaker_one():
     maps = np.where(weak[..., :1] > 0, weak, maps)
     quad, _, _ = decode_maps(maps)
     assert quad_iou(quad, counter) > 0.95
+
+
+def test_every_blob_is_a_candidate_with_its_own_box_strongest_first():
+    counter, serial = _quad((60, 50), 60, 14, 0), _quad((120, 150), 50, 10, 30)
+    maps = encode_targets(counter, 192)
+    weak = encode_targets(serial, 192)
+    weak[..., 0] *= 0.7
+    maps = np.where(weak[..., :1] > 0, weak, maps)
+    found = decode_candidates(maps)
+    assert [round(score, 2) for _, score, _ in found] == [1.0, 0.7]
+    assert quad_iou(found[0][0], counter) > 0.95 and quad_iou(found[1][0], serial) > 0.95
+    assert len(decode_candidates(maps, limit=1)) == 1
 
 
 def test_disagreeing_direction_votes_lower_orientation_confidence():
@@ -114,6 +130,28 @@ def test_locate_counters_boxes_are_in_photo_pixels(shape, quad):
     assert isinstance(box, CounterBox) and nothing is None
     assert quad_iou(box.quad, quad) > 0.85  # the painted fake itself is only pixel-exact
     assert np.linalg.norm(box.quad[0] - quad[0]) < 0.05 * np.linalg.norm(quad[1] - quad[0])
+
+
+def test_search_tiles_cover_the_photo():
+    image = np.zeros((3000, 4000, 3), np.uint8)
+    covered = np.zeros((3000, 4000), bool)
+    for square, box in search_tiles(image):
+        corners = box.to_image(np.array([[0, 0], [192, 192]], np.float32))
+        (x0, y0), (x1, y1) = np.clip(np.round(corners), 0, None).astype(int)
+        covered[y0:y1, x0:x1] = True
+        assert square.shape == (192, 192)
+    assert covered.all()
+
+
+def test_a_window_too_small_for_the_whole_view_is_found_in_the_tiles():
+    image = np.full((3000, 4000, 3), 30, np.uint8)
+    quad = _quad((3100, 700), 500, 100, 10)  # 24 px long in the whole view, 40 px in a tile
+    _paint(image, quad)
+    square, _ = letterbox_grey(image)
+    locator = PaintedLocator(min_length=30)
+    assert decode_maps(locator.predict_outputs(square[None, ..., None] / 255.0)["maps"][0]) is None
+    (box,) = locate_counters([image], locator)
+    assert box is not None and quad_iou(box.quad, quad) > 0.8
 
 
 def test_rectify_straightens_a_rotated_window():
