@@ -34,6 +34,35 @@ def real_counter_set(data_dir: Path, split: str, count: int, seed: int) -> list[
     return source.fixed_set(count, seed)
 
 
+def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6) -> dict:
+    """Where the real errors are: `count` test counters of `digits` crops, read constrained to
+    `digits`, and each crop's error rate by how far its drum had rolled (the tenth of its `label`
+    d.t; "whole" for old integer labels). A crop at d.9 shows d+1 barely off centre yet reads d,
+    so errors there measure the floor convention at its edge, not illegible digits."""
+    from model.read_crops import read_crops
+    from model.real_digits import compose_counter, load_crop_table
+
+    by_type: dict[str, list[dict]] = {}
+    for row in load_crop_table(Path(data_dir), "test"):
+        by_type.setdefault(row["meter_type"], []).append(row)
+    types = sorted(by_type)
+    rng = np.random.default_rng(seed)
+    crops, picks_per_counter = [], []
+    for _ in range(count):
+        rows = by_type[types[rng.integers(len(types))]]
+        picks = [rows[k] for k in rng.integers(0, len(rows), digits)]
+        crops.append(compose_counter(rng, [cv2.imread(p["path"], cv2.IMREAD_COLOR) for p in picks], augment=False))
+        picks_per_counter.append(picks)
+    tally: dict[str, list[int]] = {}
+    for reading, picks in zip(read_crops(crops, models, digits=digits), picks_per_counter):
+        for k, pick in enumerate(picks):
+            roll = pick["label"].split(".")[1] if "." in pick["label"] else "whole"
+            errors_total = tally.setdefault(roll, [0, 0])
+            errors_total[1] += 1
+            errors_total[0] += reading.reading is None or reading.reading[k] != pick["digit_floor"]
+    return {roll: {"crops": n, "error_rate": round(e / n, 4)} for roll, (e, n) in sorted(tally.items())}
+
+
 def synthetic_set(kind: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
     """Held-out synthetic counters as trained on ('drums' or 'lcd'), augmentations on."""
     from model.train_data import synthetic_drums, synthetic_lcd
@@ -102,6 +131,7 @@ def run(args) -> dict:
         results[name] = summary(score_set(items, models))
         if name == "real_test":
             results["real_test_known_length"] = summary(score_set(items, models, known_length=True))
+            results["real_test_digit_errors_by_roll"] = digit_errors_by_roll(args.data_dir, models, 1500, 4243)
         if name == "phcn_lcd":
             report = score_set(items, models)
             results[name]["wrong"] = [(label, read) for _, label, read, _ in report.errors]
