@@ -87,9 +87,13 @@ class Models:
     version: str  # stored in every results row
 
 
-def load_models(model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE) -> Models:
+def load_models(model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, *, threads: int | None = None) -> Models:
     """Load model_dir/reader (required) and model_dir/locator (if present). Call once per process,
-    after fork."""
+    after fork. `threads`: TensorFlow's intra- and inter-op threads in this process (None: its
+    default, every core); only settable before this process's first TensorFlow op."""
+    if threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     model_dir = Path(model_dir)
     if not (model_dir / "reader" / METADATA_FILE).is_file():
         raise FileNotFoundError(f"no reader model at {model_dir / 'reader'}")

@@ -15,6 +15,14 @@ app = Celery("meter_ocr", include=["workers.tasks"])
 app.add_defaults(lambda: celery_config(get_settings()))
 
 
+@signals.worker_init.connect
+def _note_pool_size(sender=None, **_: object) -> None:
+    """In the parent, before the pool forks: children size TensorFlow's threads by it."""
+    from workers.launch import note_pool_size
+
+    note_pool_size(getattr(sender, "concurrency", None))
+
+
 @signals.worker_process_init.connect
 def _load_resources_in_child(**_: object) -> None:
     """Runs in each prefork child right after fork: the one place the model loads."""

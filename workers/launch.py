@@ -15,6 +15,9 @@ from producer.settings import Settings, get_settings
 
 _EXPORTED_FIELDS = ("database_url", "broker_url", "s3_endpoint_url", "model_dir", "queue")
 
+# The pool size, noted in the Celery parent before it forks; pool children inherit it.
+_pool_processes: int | None = None
+
 
 def gpu_count() -> int:
     """GPUs this process may use, found without importing TensorFlow (never in the parent)."""
@@ -26,6 +29,23 @@ def gpu_count() -> int:
 
 def default_concurrency() -> int:
     return gpu_count() or len(os.sched_getaffinity(0))
+
+
+def note_pool_size(processes: int | None) -> None:
+    """In the Celery parent, before the pool forks: how many processes will share the cores."""
+    global _pool_processes
+    _pool_processes = processes if isinstance(processes, int) and processes > 0 else None
+
+
+def tf_threads_per_process(processes: int | None = None) -> int | None:
+    """TensorFlow threads for each of `processes` processes (default: the noted pool size) that
+    share this machine's cores: their share of the cores, so that two pool children on two cores
+    run two compute threads rather than four that preempt each other and the S3 fetches. None
+    (TensorFlow's default, every core) for a process that has the machine to itself."""
+    processes = processes or _pool_processes
+    if not processes or processes < 2:
+        return None
+    return max(1, len(os.sched_getaffinity(0)) // processes)
 
 
 def export_settings(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from producer.settings import Settings
+from workers.launch import tf_threads_per_process
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,16 @@ def create_resources(settings: Settings, *, models: Any | None = None) -> Resour
 
     engine = make_engine(settings.database_url.get_secret_value())
     connect_before_tensorflow(engine)
+    threads = tf_threads_per_process()
     if models is None:
-        models = load_models_quietly(settings.model_dir)
+        models = load_models_quietly(settings.model_dir, threads=threads)
         warm_up(models, settings.batch_size)
     s3_client = make_s3_client(
         endpoint_url=settings.s3_endpoint_url,
         max_pool_connections=settings.fetch_concurrency,
     )
-    log.info("resources ready in pid %s (model %s)", os.getpid(), models.version)
+    log.info("resources ready in pid %s (model %s, TensorFlow threads %s)", os.getpid(), models.version,
+             threads or "default")
     return Resources(
         settings=settings,
         models=models,
@@ -92,14 +95,14 @@ def connect_before_tensorflow(engine) -> None:
         log.warning("results database not reachable at start-up (%s); connecting at the first task", exc)
 
 
-def load_models_quietly(model_dir):
+def load_models_quietly(model_dir, *, threads: int | None = None):
     """`model.runtime.load_models`, with TensorFlow's native start-up chatter (CUDA probing,
     CPU flags, written straight to fd 2 before its logging is set up) kept off the terminal.
     Python exceptions still carry their messages; METER_OCR_DEBUG=1 shows everything."""
     if os.environ.get("METER_OCR_DEBUG"):
         from model.runtime import load_models
 
-        return load_models(model_dir)
+        return load_models(model_dir, threads=threads)
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -107,7 +110,7 @@ def load_models_quietly(model_dir):
         os.dup2(devnull, 2)
         from model.runtime import load_models  # TensorFlow: only here, only in a child
 
-        return load_models(model_dir)
+        return load_models(model_dir, threads=threads)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

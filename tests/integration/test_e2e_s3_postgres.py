@@ -43,15 +43,20 @@ def photos(s3_client) -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack(postgres_server, redis_url, s3_endpoint, tiny_model_dir, tmp_path_factory):
+def stack_and_worker(postgres_server, redis_url, s3_endpoint, tiny_model_dir, tmp_path_factory):
     stack = Stack(database_url=postgres_server.create_database(), broker_url=redis_url, s3_endpoint=s3_endpoint,
                   model_dir=tiny_model_dir, queue=f"e2e-{secrets.token_hex(4)}")
     worker = Worker(stack, tmp_path_factory.mktemp("logs") / "worker.log", name="e2e", concurrency=2, via_cli=True)
     try:
         worker.wait_ready(children=2)
-        yield stack
+        yield stack, worker
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(stack_and_worker):
+    return stack_and_worker[0]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +104,13 @@ def test_worker_verdicts_equal_the_pipeline_run_here(first_job, photos, s3_clien
         assert row["reason"] == outcome.reading.reason
         if outcome.reading.confidence is not None:
             assert row["confidence"] == pytest.approx(outcome.reading.confidence, abs=1e-5)
+
+
+def test_pool_children_share_the_cores_between_their_tensorflow_threads(stack_and_worker):
+    from workers.launch import tf_threads_per_process
+
+    _, worker = stack_and_worker
+    assert worker.log().count(f"TensorFlow threads {tf_threads_per_process(2)})") == 2
 
 
 def test_job_counts_match_the_rows(stack, first_job):

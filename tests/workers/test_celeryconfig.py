@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ import pytest
 
 from producer.settings import Settings
 from workers.celeryconfig import celery_config
-from workers.launch import default_concurrency, gpu_count, worker_argv
+from workers import launch
+from workers.launch import default_concurrency, gpu_count, note_pool_size, tf_threads_per_process, worker_argv
 
 
 def test_reliability_settings():
@@ -63,3 +65,14 @@ def test_concurrency_follows_gpus(monkeypatch):
     argv = worker_argv(Settings(), concurrency=None, loglevel="INFO", hostname="w1@%h")
     assert "--pool=prefork" in argv and f"--concurrency={default_concurrency()}" in argv
     assert "--queues=meter-ocr" in argv and "--hostname=w1@%h" in argv
+
+
+def test_tensorflow_threads_share_the_cores_among_the_pool_processes(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    assert tf_threads_per_process(1) is None  # a process alone keeps TensorFlow's default
+    assert tf_threads_per_process(2) == max(1, cores // 2)
+    assert tf_threads_per_process(4 * cores) == 1
+    monkeypatch.setattr(launch, "_pool_processes", None)
+    assert tf_threads_per_process() is None  # `meter-ocr run`: no pool
+    note_pool_size(2)  # what the Celery parent does before it forks its children
+    assert tf_threads_per_process() == max(1, cores // 2)
