@@ -45,7 +45,8 @@ def compute_only(photos: list[bytes], model_dir: Path, batch_size: int, processe
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no TF state across fork
     batches = [photos[i:i + batch_size] for i in range(0, len(photos), batch_size)]
     barrier, results = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_compute_share, args=(batches[k::processes], model_dir, barrier, results))
+    workers = [context.Process(target=_compute_share,
+                               args=(batches[k::processes], model_dir, processes, barrier, results))
                for k in range(processes)]
     for worker in workers:
         worker.start()
@@ -63,11 +64,12 @@ def compute_only(photos: list[bytes], model_dir: Path, batch_size: int, processe
             "statuses": counts, "model_version": shares[0][3]}
 
 
-def _compute_share(batches: list[list[bytes]], model_dir: Path, barrier, results) -> None:
+def _compute_share(batches: list[list[bytes]], model_dir: Path, processes: int, barrier, results) -> None:
     from model.runtime import load_models
     from workers.batch import decode_all, read_decoded
+    from workers.launch import tf_threads_per_process
 
-    models = load_models(model_dir)
+    models = load_models(model_dir, threads=tf_threads_per_process(processes))  # as in a pool child
     settings = Settings(model_dir=model_dir)
     counts: dict[str, int] = {}
 
@@ -94,8 +96,9 @@ def upload(s3_client, bucket: str, prefix: str, photos: list[bytes]) -> None:
 
 
 def enqueue_here(source: str) -> str:
-    """`meter-ocr enqueue SOURCE` in this process (already imported: the interpreter's start-up,
-    a constant per night, is not throughput). Listing, job rows and messages are all timed."""
+    """`meter-ocr enqueue SOURCE` in this process (imported before the clock starts: the
+    interpreter's start-up, a constant per night, is not throughput). Listing, job rows and
+    messages are all timed."""
     import contextlib
     import io
 
@@ -110,6 +113,7 @@ def enqueue_here(source: str) -> str:
 def run_job(source: str, session_factory, cpu_parts: dict[str, int]) -> dict:
     """Enqueue `source`, wait until its job is done; seconds for enqueue and for the whole job,
     and the CPU each part of the system used per photo meanwhile."""
+    import producer.cli  # noqa: F401  (imported here, untimed: see enqueue_here)
     from producer.jobs import get_summary
 
     cpu_before = cpu_snapshot(cpu_parts)
@@ -129,6 +133,7 @@ def run_job(source: str, session_factory, cpu_parts: dict[str, int]) -> dict:
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WORKER_PART = "worker (parent + pool)"
 
 
 def cpu_s(pid: int, *, with_live_children: bool = True) -> float:
@@ -150,6 +155,9 @@ def cpu_snapshot(parts: dict[str, int]) -> dict[str, float]:
     import resource
 
     snapshot = {name: cpu_s(pid) for name, pid in parts.items()}
+    worker = parts.get(WORKER_PART)
+    if worker is not None:  # the Celery parent's own share (consumer, events), pool excluded
+        snapshot["of which the Celery parent"] = cpu_s(worker, with_live_children=False)
     own = resource.getrusage(resource.RUSAGE_SELF)
     snapshot["producer (enqueue, polling)"] = own.ru_utime + own.ru_stime
     return snapshot
@@ -218,7 +226,7 @@ def end_to_end(args, photos: list[bytes], long_photos: list[bytes]) -> dict:
         engine = make_engine(stack.database_url)
         factory = make_session_factory(engine)
         postmaster = int((postgres.datadir / "postmaster.pid").read_text().split()[0])
-        parts = {"worker (parent + pool)": worker.pid, "moto S3 server": s3.process.pid,
+        parts = {WORKER_PART: worker.pid, "moto S3 server": s3.process.pid,
                  "redis": redis.process.pid, "postgres": postmaster}
         result = {"e2e": run_job(f"s3://{bucket}/e2e/", factory, parts)}
         if long_photos:
