@@ -11,8 +11,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from storage.refs import PhotoRef, SourceError
-from storage.s3 import DEFAULT_MAX_ATTEMPTS, describe_s3_error, is_s3_uri, split_s3_uri
-from storage.s3_get import object_getter
+from storage.s3 import describe_s3_error, is_s3_uri, split_s3_uri
 
 READ_CHUNK_BYTES = 1 << 20
 # S3 answers that mean "not now" rather than "never": the photo stays pending and is fetched again.
@@ -84,19 +83,21 @@ def fetch_s3(uri: str, *, s3_client, max_bytes: int) -> bytes | FetchFailed:
         return FetchFailed("no S3 client configured")
     try:
         bucket, key = split_s3_uri(uri)
-        found = object_getter(s3_client, max_attempts=DEFAULT_MAX_ATTEMPTS).get_object(bucket, key)
+        response = s3_client.get_object(Bucket=bucket, Key=key)
     except SourceError as exc:
         return FetchFailed(str(exc))
     except (ClientError, BotoCoreError) as exc:
         return FetchFailed(describe_s3_error(exc, s3_client), transient=is_transient_s3_error(exc))
+    body = response["Body"]
     try:
-        if found.content_length is not None and found.content_length > max_bytes:
-            return FetchFailed(too_large(found.content_length, max_bytes))
-        return _read_capped(found.body, max_bytes)
+        length = response.get("ContentLength")
+        if length is not None and length > max_bytes:
+            return FetchFailed(too_large(length, max_bytes))
+        return _read_capped(body, max_bytes)
     except (BotoCoreError, OSError) as exc:
         return FetchFailed(f"read failed: {describe_s3_error(exc, s3_client)}", transient=True)
     finally:
-        found.body.close()
+        body.close()
 
 
 def fetch_local(uri: str, *, max_bytes: int, root: Path | None) -> bytes | FetchFailed:

@@ -128,38 +128,3 @@ def test_prefix_ending_in_txt_without_such_object_is_listed_as_a_prefix(s3_clien
     assert len(list(list_photos(f"s3://{bucket}/export.txt", s3_client=s3_client))) == 2
     with pytest.raises(SourceError, match="bucket does not exist"):
         list(list_photos("s3://no-such-bucket-xyz/list.txt", s3_client=s3_client))
-
-
-def test_server_errors_are_retried_and_a_region_hint_is_left_to_the_client(s3_endpoint, make_bucket, upload_photos):
-    bucket = make_bucket()
-    uris = upload_photos(bucket, 2)
-    proxy = FaultyS3Proxy(s3_endpoint).start()
-    try:
-        client = make_s3_client(endpoint_url=proxy.endpoint, max_pool_connections=2)
-        proxy.fail("GET", f"/{bucket}/photos/00000.png", status=500, code="InternalError", times=2)
-        proxy.fail("GET", f"/{bucket}/photos/00001.png", status=301, code="PermanentRedirect", times=1)
-        got = fetch_many([PhotoRef(u) for u in uris], s3_client=client, concurrency=2, max_bytes=10_000)
-        assert [g[:4] for g in got] == [b"\x89PNG", b"\x89PNG"]
-        assert proxy.count("GET", f"/{bucket}/photos/00000.png") == 3  # standard mode retries a 5xx
-        assert proxy.count("GET", f"/{bucket}/photos/00001.png") == 2  # then boto3's own get_object
-    finally:
-        proxy.stop()
-
-
-def test_fetch_from_an_unreachable_endpoint_is_transient_and_names_only_the_endpoint():
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    client = make_s3_client(endpoint_url=endpoint, max_pool_connections=1)
-    got = fetch_many([PhotoRef("s3://bucket/a.jpg")], s3_client=client, concurrency=1, max_bytes=100)
-    assert got == [FetchFailed(f"endpoint {endpoint} unreachable", transient=True)]
-
-
-def test_a_connection_error_names_the_endpoint_not_the_presigned_url():
-    from botocore.exceptions import EndpointConnectionError
-
-    from storage.s3_get import ObjectGetter
-
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    getter = ObjectGetter(make_s3_client(endpoint_url=endpoint, max_pool_connections=1), max_attempts=1)
-    with pytest.raises(EndpointConnectionError) as raised:
-        getter.get_object("bucket", "a.jpg")
-    assert "X-Amz" not in str(raised.value) and f"{endpoint}/bucket/a.jpg" in str(raised.value)
