@@ -51,9 +51,9 @@ def train_and_export(args) -> None:
 
 
 def _train(model, args, state: dict, checkpoint: Path, state_path: Path) -> None:
-    images, quads = rendered_set(args.run_dir, TRAIN_SEED, args.scenes, args.input_size, args.workers)
-    val_images, val_quads = rendered_set(args.run_dir, VALIDATION_SEED, args.validation_scenes,
-                                         args.input_size, args.workers)
+    sets = _training_sets(args)
+    validation = {name: rendered_set(args.run_dir, VALIDATION_SEED, args.validation_scenes, args.input_size,
+                                     args.workers, zoomed=name == "zoomed") for name in sets}
     schedule = tf.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=0.02)
     optimizer = tf.keras.optimizers.Adam(schedule)
     optimizer.iterations.assign(state["step"])
@@ -64,26 +64,58 @@ def _train(model, args, state: dict, checkpoint: Path, state_path: Path) -> None
     writer = csv.writer(log)
     started, losses = time.time(), []
     while state["step"] < args.steps:
-        pick = rng.integers(0, len(images), args.batch_size)
-        x = images[pick].astype(np.float32)[..., None] / 255.0
-        losses.append(float(step_fn(x, batch_targets(quads[pick], args.input_size))))
+        images, quads = _sample_batch(sets, args, rng)
+        x = images.astype(np.float32)[..., None] / 255.0
+        losses.append(float(step_fn(x, batch_targets(quads, args.input_size))))
         state["step"] += 1
         if state["step"] % args.checkpoint_every == 0 or state["step"] == args.steps:
-            metrics = validation_iou_rate(lambda b: predict(b.astype(np.float32)[..., None] / 255.0).numpy(),
-                                          val_images, val_quads)
+            metrics = _validate(predict, validation)
             rate = (time.time() - started) * 1.0 / max(len(losses), 1)
             row = [state["step"], round(float(np.mean(losses)), 4), metrics["iou50"],
                    metrics["false_finds"], round(rate, 3)]
-            writer.writerow(row)
+            writer.writerow(row + ([metrics["zoomed_iou50"]] if "zoomed_iou50" in metrics else []))
             log.flush()
-            print("step %d loss %.4f val_iou50 %.3f val_false_finds %.3f s/step %.3f" % tuple(row), flush=True)
+            print("step %d loss %.4f val_iou50 %.3f val_false_finds %.3f s/step %.3f" % tuple(row)
+                  + "".join(f" {k} {v:.3f}" for k, v in metrics.items() if k.startswith("zoomed")), flush=True)
             model.save_weights(str(checkpoint))
-            if state["best"] is None or metrics["iou50"] >= state["best"]["iou50"]:
+            if state["best"] is None or metrics["selection"] >= state["best"].get("selection", -1.0):
                 state["best"] = {"step": state["step"], **metrics}
                 model.save_weights(str(args.run_dir / "best.weights.h5"))
             state_path.write_text(json.dumps(state))
             started, losses = time.time(), []
     log.close()
+
+
+def _training_sets(args) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Whole-photo scenes, and second-pass views when --zoomed-scenes asks for them."""
+    sets = {"scenes": rendered_set(args.run_dir, TRAIN_SEED, args.scenes, args.input_size, args.workers)}
+    if args.zoomed_scenes:
+        sets["zoomed"] = rendered_set(args.run_dir, TRAIN_SEED, args.zoomed_scenes, args.input_size,
+                                      args.workers, zoomed=True)
+    return sets
+
+
+def _sample_batch(sets: dict, args, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(B, S, S) uint8 images and (B, 4, 2) quads: --zoomed-share of them second-pass views."""
+    zoomed = round(args.batch_size * args.zoomed_share) if "zoomed" in sets else 0
+    counts = {"scenes": args.batch_size - zoomed, "zoomed": zoomed}
+    picks = {name: rng.integers(0, len(images), counts[name]) for name, (images, _) in sets.items()}
+    return (np.concatenate([sets[name][0][pick] for name, pick in picks.items()]),
+            np.concatenate([sets[name][1][pick] for name, pick in picks.items()]))
+
+
+def _validate(predict, validation: dict) -> dict:
+    """Whole-photo iou50 and false finds, zoomed_* for second-pass views; `selection`, which
+    picks the best checkpoint, is the mean iou50 over both kinds of view."""
+    def run(images):
+        return predict(images.astype(np.float32)[..., None] / 255.0).numpy()
+
+    metrics = validation_iou_rate(run, *validation["scenes"])
+    if "zoomed" in validation:
+        zoomed = validation_iou_rate(run, *validation["zoomed"])
+        metrics.update(zoomed_iou50=zoomed["iou50"], zoomed_false_finds=zoomed["false_finds"])
+    metrics["selection"] = float(np.mean([v for k, v in metrics.items() if k.endswith("iou50")]))
+    return metrics
 
 
 def _train_step(model, optimizer):
@@ -117,8 +149,10 @@ def export_locator(model, out_dir: Path, state: dict) -> Path:
         "version": f"locator-{datetime.now(timezone.utc):%Y%m%d}-s{best.get('step', state['step'])}",
         "input_size": size, "stride": STRIDE, "map_channels": MAP_CHANNELS,
         "geometry_scale": GEOMETRY_SCALE, "score_threshold": SCORE_THRESHOLD, "min_score": MIN_SCORE,
-        "metrics": {"validation_iou50": best.get("iou50"), "validation_false_finds": best.get("false_finds")},
-        "trained_on": "model.synth.scenes (rendered whole-photo scenes, seed 1)",
+        "metrics": {"validation_iou50": best.get("iou50"), "validation_false_finds": best.get("false_finds"),
+                    **({"validation_zoomed_iou50": best["zoomed_iou50"]} if "zoomed_iou50" in best else {})},
+        "trained_on": "model.synth.scenes (rendered whole-photo scenes, seed 1)"
+                      + (" and second-pass views of them" if "zoomed_iou50" in best else ""),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))

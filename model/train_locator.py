@@ -1,9 +1,15 @@
 """Train the counter locator on rendered scenes, resumably, and export it to the model folder.
 
     nice -n 10 python -m model.train_locator --run-dir runs/locator --scenes 20000 --steps 6000
+    nice -n 15 python -m model.train_locator --run-dir runs/locator3 --scenes 12000 --zoomed-scenes 2000 --steps 11000
     python -m model.train_locator --run-dir runs/locator --export-only --export-dir model/shipped/locator
 
-The rendered set is cached in the run folder (rendering is a third of the cost), training writes
+The locator sees two kinds of view at serving time (model/locate.py), and learns from both:
+whole photos letterboxed into its square, and second-pass views, a square around a first-pass
+find zoomed so the window is about REFINE_FRACTION of it (--zoomed-scenes of them, rendered
+around the true window moved and scaled the way first-pass boxes miss it, some aimed beside it
+or at photos without a counter, so the second pass learns to correct and to reject).
+The rendered sets are cached in the run folder (rendering is a third of the cost), training writes
 a checkpoint every --checkpoint-every steps and log.csv, and a rerun continues from the last
 checkpoint. Validation scenes come from a seed the training set never uses.
 """
@@ -18,23 +24,36 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.locate import letterbox_grey
-from model.locator_targets import decode_maps, encode_targets, quad_iou
+from model.locate import REFINE_FRACTION, letterbox_grey, zoom_square
+from model.locator_targets import decode_maps, encode_targets, quad_geometry, quad_iou
 from model.synth.scenes import render_scene
 
 TRAIN_SEED, VALIDATION_SEED = 1, 2  # evaluate_scenes uses another seed again
 KIND_WEIGHTS = {"water": 0.28, "gas": 0.24, "lcd": 0.28, "blank": 0.03, "dark": 0.03,
                 "clutter": 0.06, "no_counter": 0.08}
 PHOTO_SIZES = ((320, 240), (240, 320), (384, 216), (288, 288), (400, 300))
+# Second-pass views are cut from photos as large as the pipeline decodes them.
+ZOOMED_KIND_WEIGHTS = {"water": 0.28, "gas": 0.27, "lcd": 0.3, "clutter": 0.05, "no_counter": 0.1}
+ZOOMED_PHOTO_SIZES = ((640, 480), (1024, 768), (480, 640), (800, 600))
+FIRST_PASS_ERROR = {"along": 0.08, "across": 0.3, "log_size": 0.12}  # spread of first-pass misses
+AIMED_BESIDE = 0.12  # share of views centred beside the window (a serial or a label found first)
 RENDER_CHUNK = 1000
 
 
 def render_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Scene number `index` of a seeded set -> (S x S uint8 input, (4, 2) quad or NaNs)."""
-    seed, index, size = args
+    """Scene number `index` of a seeded set -> (S x S uint8 whole-photo input, (4, 2) quad or NaNs)."""
+    return _with_retries(_render_letterboxed, *args)
+
+
+def render_zoomed_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Scene number `index` of a seeded set -> (S x S uint8 second-pass view, (4, 2) quad or NaNs)."""
+    return _with_retries(_render_zoomed, *args)
+
+
+def _with_retries(render, seed: int, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     for attempt in range(3):  # a renderer bug must cost one scene, not a whole rendered set
         try:
-            return _render_letterboxed(np.random.default_rng([seed, index, attempt]), size)
+            return render(np.random.default_rng([seed, index, attempt]), size)
         except (ValueError, IndexError, cv2.error) as exc:
             print(f"scene {seed}/{index} attempt {attempt} failed: {exc!r}", flush=True)
     raise RuntimeError(f"scene {seed}/{index} failed three times")
@@ -46,25 +65,61 @@ def _render_letterboxed(rng: np.random.Generator, size: int) -> tuple[np.ndarray
     width, height = PHOTO_SIZES[int(rng.integers(len(PHOTO_SIZES)))]
     scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0)
     square, box = letterbox_grey(scene.image, size)
-    if scene.quad is None:
-        return square, np.full((4, 2), np.nan, np.float32)
-    offset = np.array([box.offset_x, box.offset_y], np.float32)
-    return square, (scene.quad * box.scale + offset).astype(np.float32)
+    return square, _in_view(scene.quad, box)
 
 
-def rendered_set(run_dir: Path, seed: int, count: int, size: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
+def _render_zoomed(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    kind = str(rng.choice(list(ZOOMED_KIND_WEIGHTS), p=list(ZOOMED_KIND_WEIGHTS.values())))
+    width, height = ZOOMED_PHOTO_SIZES[int(rng.integers(len(ZOOMED_PHOTO_SIZES)))]
+    scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0)
+    if scene.quad is None:  # a first pass fooled by a label or a pipe: somewhere, some size
+        centre = rng.uniform([0, 0], [width, height])
+        side = width * rng.uniform(0.15, 0.4) / REFINE_FRACTION
+    else:
+        centre, side = _first_pass_guess(rng, scene.quad)
+    square, view = zoom_square(scene.image, centre, side, size)
+    return square, _in_view(scene.quad, view)
+
+
+def _first_pass_guess(rng: np.random.Generator, quad: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre and side of the second-pass view model.locate would cut around a first-pass box
+    that missed `quad` as first-pass boxes do; now and then aimed beside the window."""
+    centre, length, height, angle = quad_geometry(quad)
+    forward = np.array([np.cos(angle), np.sin(angle)])
+    down = np.array([-forward[1], forward[0]])
+    if rng.random() < AIMED_BESIDE:
+        along, across = rng.uniform(-0.8, 0.8), rng.choice([-1, 1]) * rng.uniform(1.5, 4)
+    else:
+        along, across = rng.normal(0, FIRST_PASS_ERROR["along"]), rng.normal(0, FIRST_PASS_ERROR["across"])
+    length *= np.exp(rng.normal(0, FIRST_PASS_ERROR["log_size"]))
+    height *= np.exp(rng.normal(0, FIRST_PASS_ERROR["log_size"]))
+    guess = centre + forward * along * length + down * across * height
+    return guess, max(length / REFINE_FRACTION, 4 * height)
+
+
+def _in_view(quad: np.ndarray | None, view) -> np.ndarray:
+    """A photo quad in the locator input's pixels ((4, 2) float32); NaNs when there is none."""
+    if quad is None:
+        return np.full((4, 2), np.nan, np.float32)
+    offset = np.array([view.offset_x, view.offset_y], np.float32)
+    return (quad * view.scale + offset).astype(np.float32)
+
+
+def rendered_set(run_dir: Path, seed: int, count: int, size: int, workers: int,
+                 zoomed: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, S, S) uint8, quads (N, 4, 2) float32, NaN = no counter), cached on disk in
-    chunks, so an interrupted render resumes where it stopped."""
+    chunks, so an interrupted render resumes where it stopped. zoomed: second-pass views."""
     images, quads = [], []
+    render, name = (render_zoomed_example, "zoomed") if zoomed else (render_example, "scenes")
     for start in range(0, count, RENDER_CHUNK):
         stop = min(count, start + RENDER_CHUNK)
-        path = run_dir / f"scenes-seed{seed}-{start}-{stop}-s{size}.npz"
+        path = run_dir / f"{name}-seed{seed}-{start}-{stop}-s{size}.npz"
         if not path.exists():
             started = time.time()
             with Pool(workers) as pool:
-                results = pool.map(render_example, [(seed, i, size) for i in range(start, stop)], chunksize=32)
+                results = pool.map(render, [(seed, i, size) for i in range(start, stop)], chunksize=32)
             np.savez(path, images=np.stack([r[0] for r in results]), quads=np.stack([r[1] for r in results]))
-            print(f"rendered scenes {start}-{stop} (seed {seed}) in {time.time() - started:.0f}s", flush=True)
+            print(f"rendered {name} {start}-{stop} (seed {seed}) in {time.time() - started:.0f}s", flush=True)
         cached = np.load(path)
         images.append(cached["images"])
         quads.append(cached["quads"])
@@ -97,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/locator"))
     parser.add_argument("--scenes", type=int, default=20000)
     parser.add_argument("--validation-scenes", type=int, default=600)
+    parser.add_argument("--zoomed-scenes", type=int, default=0, help="second-pass views to train on too")
+    parser.add_argument("--zoomed-share", type=float, default=0.5, help="of each batch, when there are any")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
