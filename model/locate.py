@@ -25,15 +25,20 @@ DEFAULT_INPUT_SIZE = 192
 MAPS_OUTPUT = "maps"  # the locator signature's output: (N, S/4, S/4, MAP_CHANNELS) float32
 DEFAULT_SCORE_THRESHOLD = 0.5  # cell score that belongs to the window
 DEFAULT_MIN_SCORE = 0.55  # mean score of the blob below which nothing was found
-REFINE_FRACTION = 0.35  # window length / zoomed view side in the second pass (training: 0.15-0.4)
-# Held-out scenes, shipped locator-s6000: the window was the strongest first-pass find in 94%;
-# a second look at the runner-up too, when there is one, found one more in 300.
+# Window length / side of the second pass's view. Training renders its second-pass views at
+# this share, spread by the first pass's size errors (model/train_locator.py; locator-s10000's
+# were rendered at 0.35, so 0.28-0.44). On 600 held-out scenes with s10000, 0.4 rather than
+# 0.35 found the same or one more in 300, with boxes at IoU>=0.7 in 91% rather than 87%.
+REFINE_FRACTION = 0.4
+# A second look at the first pass's runner-up, when there is one: with locator-s6000 it found a
+# counter outscored by a serial from afar (1 in 300 held-out scenes); s10000 needs it less.
 MAX_CANDIDATES = 2  # first-pass finds per photo that get a second look
 # A window under ~30 px long in the whole-photo view (a small counter on a big photo) scores
 # nothing there; 4 overlapping tiles, each this share of the photo's longer side, show it 1.7x
-# larger. Looked at only where the whole view found nothing: 9 of 300 held-out scenes found.
+# larger. Looked at only where the whole view found nothing (locator-s6000: 9 of 300 held-out
+# scenes found this way).
 SEARCH_TILE = 0.6
-# A tile find must be confirmed as surely as a window the pipeline may accept: in held-out
+# A tile find must be confirmed as surely as a window the pipeline may accept: in 600 held-out
 # scenes tile finds of real counters were confirmed at 0.81-0.94, of meters with no counter in
 # view mostly below 0.8 (a searched photo is one the whole view found nothing in).
 SEARCH_MIN_SCORE = 0.8
