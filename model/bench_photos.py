@@ -3,20 +3,22 @@
     python -m model.bench_photos --size 640x480 --photos 512
     python -m model.bench_photos --size 4000x3000 --photos 96
 
-Works like one worker process: each batch of --batch photos is decoded on a thread pool
-(OpenCV releases the GIL; big JPEGs at reduced resolution via DEFAULT_DECODE_MAX_SIDE), then
-`read_images` runs once for the batch (triage, one locator call, rectify, one reader call).
-Rendering the scenes and encoding them to JPEG happen before the clock starts; one warm-up
-batch runs before it too, so graph tracing is not counted. Prints photos/s (wall clock, which
-other processes on a shared machine slow down: the 1-minute load average is printed beside it),
-the time split, and the process's CPU time per photo with the capacity of two otherwise idle
-cores it implies (2 / CPU seconds per photo).
+Works like a CPU worker: --processes pool processes (default: one per core, as `meter-ocr
+worker` starts), each with its share of the cores as TensorFlow threads, deal the batches out
+round-robin. In each, a batch of --batch photos is decoded on a thread pool (OpenCV releases the
+GIL; big JPEGs at reduced resolution via DEFAULT_DECODE_MAX_SIDE), then `read_images` runs once
+for the batch (triage, locator, rectify, one reader call). Rendering the scenes and encoding
+them to JPEG happen before the clock starts; one warm-up batch per process runs before it too,
+so graph tracing is not counted. Prints photos/s (wall clock from the first process's start to
+the last one's end; other processes on a shared machine slow it down: the 1-minute load average
+is printed beside it) and the CPU time per photo, summed over the processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -47,24 +49,54 @@ def _decode(data: bytes) -> np.ndarray:
     return decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, target_max_side=DEFAULT_DECODE_MAX_SIDE)
 
 
-def run_batches(models, photos: list[bytes], batch: int, threads: int) -> dict:
-    """Process all photos batch by batch; return wall seconds and the decode/read split."""
-    decode_s = read_s = 0.0
+def run_batches(models, batches: list[list[bytes]], threads: int) -> dict:
+    """Process the batches in turn; wall-clock start and end, CPU seconds, statuses."""
     statuses: dict[str, int] = {}
     with ThreadPoolExecutor(threads) as pool:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for start in range(0, len(photos), batch):
-            t0 = time.perf_counter()
-            images = list(pool.map(_decode, photos[start:start + batch]))
-            t1 = time.perf_counter()
-            for reading in read_images(images, models):
+        started, cpu_started = time.time(), time.process_time()
+        for photos in batches:
+            for reading in read_images(list(pool.map(_decode, photos)), models):
                 statuses[reading.status.value] = statuses.get(reading.status.value, 0) + 1
-            decode_s, read_s = decode_s + t1 - t0, read_s + time.perf_counter() - t1
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return {"photos": len(photos), "wall_s": round(wall, 3), "photos_per_s": round(len(photos) / wall, 1),
-            "cpu_ms_per_photo": round(cpu / len(photos) * 1000, 2),
-            "two_core_capacity_per_s": round(2 * len(photos) / cpu, 1),
-            "decode_s": round(decode_s, 3), "read_images_s": round(read_s, 3), "statuses": statuses}
+        return {"started": started, "ended": time.time(), "cpu_s": time.process_time() - cpu_started,
+                "statuses": statuses}
+
+
+def _process_share(batches, model_dir: Path, tf_threads: int | None, decode_threads: int, barrier, results) -> None:
+    """One pool process: load the models (TensorFlow after the spawn), warm up, wait for the
+    others, run its batches."""
+    from model.runtime import load_models
+
+    models = load_models(model_dir, threads=tf_threads)
+    run_batches(models, batches[:1], decode_threads)  # warm-up: tracing, caches
+    barrier.wait()
+    results.put({**run_batches(models, batches, decode_threads), "model_version": models.version})
+
+
+def run_processes(photos: list[bytes], model_dir: Path, *, batch: int, processes: int, decode_threads: int) -> dict:
+    """All photos through `processes` spawned processes sharing the cores like a worker's pool."""
+    cores = len(os.sched_getaffinity(0))
+    tf_threads = max(1, cores // processes) if processes > 1 else None  # as workers.launch does
+    batches = [photos[i:i + batch] for i in range(0, len(photos), batch)]
+    context = multiprocessing.get_context("spawn")  # each process starts TensorFlow itself
+    barrier, results = context.Barrier(processes), context.Queue()
+    procs = [context.Process(target=_process_share,
+                             args=(batches[k::processes], model_dir, tf_threads, decode_threads, barrier, results))
+             for k in range(processes)]
+    for proc in procs:
+        proc.start()
+    shares = [results.get(timeout=3600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    wall = max(s["ended"] for s in shares) - min(s["started"] for s in shares)
+    cpu = sum(s["cpu_s"] for s in shares)
+    statuses: dict[str, int] = {}
+    for share in shares:
+        for status, n in share["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {"photos": len(photos), "processes": processes, "tf_threads_each": tf_threads or "default",
+            "wall_s": round(wall, 3), "photos_per_s": round(len(photos) / wall, 1),
+            "cpu_ms_per_photo": round(cpu / len(photos) * 1000, 2), "statuses": statuses,
+            "model_version": shares[0]["model_version"]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,18 +104,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--photos", type=int, default=512)
     parser.add_argument("--batch", type=int, default=64, help="photos per read_images call (a worker batch)")
-    parser.add_argument("--threads", type=int, default=2, help="decode threads")
+    parser.add_argument("--threads", type=int, default=2, help="decode threads per process")
+    parser.add_argument("--processes", type=int, default=len(os.sched_getaffinity(0)),
+                        help="pool processes (default: one per core, as a CPU worker runs)")
     parser.add_argument("--model-dir", type=Path, default=Path(__file__).parent / "shipped")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
     photos = jpeg_photos(width, height, args.photos)
-    from model.runtime import load_models  # TensorFlow only once the photos are ready
-
-    models = load_models(args.model_dir)
-    run_batches(models, photos[:args.batch], args.batch, args.threads)  # warm-up: tracing, caches
-    result = run_batches(models, photos, args.batch, args.threads)
-    result.update(size=args.size, batch=args.batch, threads=args.threads, load_average_1m=os.getloadavg()[0],
-                  mean_jpeg_kb=round(sum(map(len, photos)) / len(photos) / 1024, 1), model_version=models.version)
+    result = run_processes(photos, args.model_dir, batch=args.batch, processes=max(1, args.processes),
+                           decode_threads=args.threads)
+    result.update(size=args.size, batch=args.batch, decode_threads=args.threads, load_average_1m=os.getloadavg()[0],
+                  mean_jpeg_kb=round(sum(map(len, photos)) / len(photos) / 1024, 1))
     print(json.dumps(result))
 
 
