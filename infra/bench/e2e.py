@@ -4,9 +4,10 @@
     .venv/bin/python infra/bench/e2e.py --photos 1000                 # throughput only
     .venv/bin/python infra/bench/e2e.py --photos 1000 --long 10000    # + RSS over a long run
 
-1. compute only: the photos' JPEG bytes, in memory, through the worker's own decode and read
-   code (`workers.batch.decode_all` + `read_decoded`) in batches, no services, in as many
-   processes as the worker has pool children.
+1. compute only: the photos' JPEG bytes, in memory, decoded with the serving guards and read
+   by `read_images` in batches, no services, in as many processes as the worker has pool
+   children, each with a pool child's TensorFlow threads and decode threads
+   (`model.bench_photos.run_processes`, the whole-photo speed benchmark).
 2. end to end: the same photos as S3 objects (moto's server), `meter-ocr enqueue` (listing, job
    rows, Redis messages; run in this process) -> a real `meter-ocr worker` -> Postgres; timed
    from the enqueue until the job is done in the results DB. Worker start-up (model load) and
@@ -34,57 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from producer.settings import SHIPPED_MODEL_DIR, Settings  # noqa: E402
-
-
-def compute_only(photos: list[bytes], model_dir: Path, batch_size: int, processes: int) -> dict:
-    """Photos/s of decode + read_images on in-memory bytes: the worker's code path minus I/O,
-    in as many processes as the worker has pool children (batches dealt out round-robin)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no TF state across fork
-    batches = [photos[i:i + batch_size] for i in range(0, len(photos), batch_size)]
-    barrier, results = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_compute_share,
-                               args=(batches[k::processes], model_dir, processes, barrier, results))
-               for k in range(processes)]
-    for worker in workers:
-        worker.start()
-    shares = [results.get(timeout=1800) for _ in workers]
-    for worker in workers:
-        worker.join()
-    wall = max(share[1] for share in shares) - min(share[0] for share in shares)
-    cpu = sum(share[4] for share in shares)
-    counts: dict[str, int] = {}
-    for _, _, share_counts, _, _ in shares:
-        for status, n in share_counts.items():
-            counts[status] = counts.get(status, 0) + n
-    return {"photos": len(photos), "processes": processes, "wall_s": round(wall, 2),
-            "photos_per_s": round(len(photos) / wall, 1), "cpu_ms_per_photo": round(1000 * cpu / len(photos), 1),
-            "statuses": counts, "model_version": shares[0][3]}
-
-
-def _compute_share(batches: list[list[bytes]], model_dir: Path, processes: int, barrier, results) -> None:
-    from model.runtime import load_models
-    from workers.batch import decode_all, read_decoded
-    from workers.launch import tf_threads_per_process
-
-    models = load_models(model_dir, threads=tf_threads_per_process(processes))  # as in a pool child
-    settings = Settings(model_dir=model_dir)
-    counts: dict[str, int] = {}
-
-    def run(chunk: list[bytes]) -> None:
-        images = [image for image, failure, _ in decode_all(chunk, settings, whole_photo=True) if failure is None]
-        for reading in read_decoded(images, models):
-            counts[reading.status.value] = counts.get(reading.status.value, 0) + 1
-
-    run(batches[0])  # warm-up: graph tracing and caches are not counted
-    counts.clear()
-    barrier.wait()
-    started, cpu_started = time.time(), time.process_time()
-    for chunk in batches:
-        run(chunk)
-    results.put((started, time.time(), counts, models.version, time.process_time() - cpu_started))
+from producer.settings import SHIPPED_MODEL_DIR  # noqa: E402
 
 
 def upload(s3_client, bucket: str, prefix: str, photos: list[bytes]) -> None:
@@ -258,14 +209,16 @@ def main(argv: list[str] | None = None) -> None:
     from workers.launch import default_concurrency
 
     args.concurrency = args.concurrency or default_concurrency()
-    from model.bench_photos import jpeg_photos
+    from model.bench_photos import jpeg_photos, run_processes
+    from workers.decode import DEFAULT_DECODE_THREADS
 
     width, height = (int(v) for v in args.size.split("x"))
     photos = jpeg_photos(width, height, args.photos)
     long_photos = jpeg_photos(width, height, args.long, seed=12) if args.long else []
     result = {"size": args.size, "batch_size": args.batch_size, "concurrency": args.concurrency,
               "mean_jpeg_kb": round(sum(map(len, photos)) / len(photos) / 1024, 1)}
-    result["compute_only"] = compute_only(photos, args.model_dir, args.batch_size, args.concurrency)
+    result["compute_only"] = run_processes(photos, args.model_dir, batch=args.batch_size,
+                                           processes=args.concurrency, decode_threads=DEFAULT_DECODE_THREADS)
     result.update(end_to_end(args, photos, long_photos))
     result["e2e_vs_compute"] = round(result["e2e"]["photos_per_s"] / result["compute_only"]["photos_per_s"], 3)
     print(json.dumps(result, indent=2))
