@@ -77,22 +77,23 @@ def test_no_blob_means_no_counter():
     assert decode_maps(np.zeros((48, 48, MAP_CHANNELS), np.float32)) is None
 
 
-def test_strongest_blob_wins_over_a_weaker_one():
-    counter, serial = _quad((60, 50), 60, 14, 0), _quad((120, 150), 50, 10, 0)
+def _maps_with_weaker_blob(counter: np.ndarray, serial: np.ndarray, weak_score: float) -> np.ndarray:
+    """Target maps of `counter` with a second window, `serial`, scored only `weak_score`."""
     maps = encode_targets(counter, 192)
     weak = encode_targets(serial, 192)
-    weak[..., 0] *= 0.6
-    maps = np.where(weak[..., :1] > 0, weak, maps)
-    quad, _, _ = decode_maps(maps)
+    weak[..., 0] *= weak_score
+    return np.where(weak[..., :1] > 0, weak, maps)
+
+
+def test_strongest_blob_wins_over_a_weaker_one():
+    counter, serial = _quad((60, 50), 60, 14, 0), _quad((120, 150), 50, 10, 0)
+    quad, _, _ = decode_maps(_maps_with_weaker_blob(counter, serial, 0.6))
     assert quad_iou(quad, counter) > 0.95
 
 
 def test_every_blob_is_a_candidate_with_its_own_box_strongest_first():
     counter, serial = _quad((60, 50), 60, 14, 0), _quad((120, 150), 50, 10, 30)
-    maps = encode_targets(counter, 192)
-    weak = encode_targets(serial, 192)
-    weak[..., 0] *= 0.7
-    maps = np.where(weak[..., :1] > 0, weak, maps)
+    maps = _maps_with_weaker_blob(counter, serial, 0.7)
     found = decode_candidates(maps)
     assert [round(score, 2) for _, score, _ in found] == [1.0, 0.7]
     assert quad_iou(found[0][0], counter) > 0.95 and quad_iou(found[1][0], serial) > 0.95
