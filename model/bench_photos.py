@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from model.image_io import decode_image
-from model.pipeline import DEFAULT_DECODE_MAX_SIDE, read_images
+from model.pipeline import DEFAULT_DECODE_GREY, DEFAULT_DECODE_MAX_SIDE, read_images
 from model.synth.scenes import render_scene
 
 MAX_BYTES, MAX_PIXELS = 40 * 1024 * 1024, 50_000_000
@@ -46,7 +46,8 @@ def jpeg_photos(width: int, height: int, count: int, seed: int = 11) -> list[byt
 
 
 def _decode(data: bytes) -> np.ndarray:
-    return decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, target_max_side=DEFAULT_DECODE_MAX_SIDE)
+    return decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, target_max_side=DEFAULT_DECODE_MAX_SIDE,
+                        grey=DEFAULT_DECODE_GREY)
 
 
 def run_batches(models, batches: list[list[bytes]], threads: int) -> dict:

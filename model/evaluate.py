@@ -144,7 +144,7 @@ def load_labels(labels_csv: Path) -> list[tuple[Path, str]]:
 def read_paths(paths: list[Path], models, *, crop: bool, digits: int | None) -> list[Reading]:
     """Decode with the serving guards and read with the serving code, CHUNK images at a time."""
     from model.image_io import ImageRejected, decode_image
-    from model.pipeline import DEFAULT_DECODE_MAX_SIDE, read_images
+    from model.pipeline import DEFAULT_DECODE_GREY, DEFAULT_DECODE_MAX_SIDE, read_images
     from model.profiles import MeterProfile
 
     profile = MeterProfile(name="eval", digits=digits) if digits else None
@@ -156,7 +156,8 @@ def read_paths(paths: list[Path], models, *, crop: bool, digits: int | None) -> 
             try:
                 images.append(decode_image(Path(path).read_bytes(), max_bytes=DEFAULT_MAX_BYTES,
                                            max_pixels=DEFAULT_MAX_PIXELS,
-                                           target_max_side=None if crop else DEFAULT_DECODE_MAX_SIDE))
+                                           target_max_side=None if crop else DEFAULT_DECODE_MAX_SIDE,
+                                           grey=DEFAULT_DECODE_GREY))
                 slots.append(k)
             except (OSError, ImageRejected) as exc:
                 outcomes[k] = Reading.failed(Status.ERROR, str(exc), models.version)

@@ -22,7 +22,12 @@ import numpy as np
 
 from model.image_io import decode_image
 from model.locator_targets import quad_iou
-from model.pipeline import DEFAULT_DECODE_MAX_SIDE, find_windows, read_images
+from model.pipeline import (
+    DEFAULT_DECODE_GREY,
+    DEFAULT_DECODE_MAX_SIDE,
+    find_windows,
+    read_images,
+)
 from model.read_crops import read_crops
 from model.rectify import rectify
 from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS, render_scene
@@ -59,7 +64,8 @@ def evaluate(models, photos, batch_size: int = 32) -> dict:
 
 def _evaluate_batch(models, batch, tallies: dict[str, Counter]) -> None:
     images = [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
-                           target_max_side=DEFAULT_DECODE_MAX_SIDE) for _, data, _, _, _ in batch]
+                           target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY)
+              for _, data, _, _, _ in batch]
     boxes = find_windows(images, models, None)
     readings = read_images(images, models)
     oracle = _oracle_readings(models, batch, images)
@@ -118,7 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-rotation", type=float, default=90.0)
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
     args = parser.parse_args(argv)
-    from model.runtime import load_models  # TensorFlow only once the arguments are valid
+    from model.runtime import (
+        load_models,  # TensorFlow only once the arguments are valid
+    )
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     models = load_models(args.model_dir)

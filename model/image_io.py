@@ -18,8 +18,11 @@ from PIL import Image, UnidentifiedImageError
 
 # Formats we decode. HEIC/AVIF are recognised by their own reason rather than "not an image".
 DECODABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM", "GIF"})
-_REDUCED_FLAGS = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
-                  (2, cv2.IMREAD_REDUCED_COLOR_2))
+_COLOUR_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                 8: cv2.IMREAD_REDUCED_COLOR_8}
+# A JPEG's luma decoded alone skips the colour conversion: ~30% faster at 640x480.
+_GREY_FLAGS = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+               8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
 _EXIF_ORIENTATION_TAG = 0x0112
 
 
@@ -32,16 +35,17 @@ class ImageRejected(ValueError):
 
 
 def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
-                 target_max_side: int | None = None) -> np.ndarray:
-    """Decode photo bytes to an 8-bit BGR array, refusing what should not be decoded.
+                 target_max_side: int | None = None, grey: bool = False) -> np.ndarray:
+    """Decode photo bytes to an 8-bit BGR (or grey) array, refusing what should not be decoded.
 
     data: the object's bytes (JPEG, PNG, WebP, BMP, TIFF, GIF first frame).
     max_bytes / max_pixels: limits checked before decoding (pixels from the header).
     target_max_side: the caller needs only about this many pixels on the long side; JPEGs are
         then decoded at the largest 1/2, 1/4 or 1/8 scale whose long side stays >= it. The result
         is not resized further (long side < 2 * target_max_side for JPEG; unchanged otherwise).
-    Returns (H, W, 3) uint8 BGR, upright per EXIF orientation; grayscale, 16-bit, CMYK and alpha
-    inputs are normalised (alpha is dropped, not composited).
+    grey: decode to one grey channel (what the whole-photo pipeline works on).
+    Returns (H, W, 3) uint8 BGR, or (H, W) uint8 with grey=True, upright per EXIF orientation;
+    grayscale, 16-bit, CMYK and alpha inputs are normalised (alpha is dropped, not composited).
     Raises ImageRejected(reason).
     """
     if not data:
@@ -52,7 +56,7 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
     if width * height > max_pixels:
         raise ImageRejected(f"too many pixels: {width}x{height} > {max_pixels}")
     scale = _reduction_for(image_format, max(width, height), target_max_side)
-    pixels = _decode_pixels(data, image_format, scale)
+    pixels = _decode_pixels(data, image_format, scale, grey)
     return _apply_orientation(pixels, orientation)
 
 
@@ -96,22 +100,24 @@ def _exif_orientation(header: Image.Image) -> int:
 def _reduction_for(image_format: str, long_side: int, target_max_side: int | None) -> int:
     if target_max_side is None or image_format not in ("JPEG", "MPO"):
         return 1
-    for factor, _ in _REDUCED_FLAGS:
+    for factor in (8, 4, 2):
         if long_side // factor >= target_max_side:
             return factor
     return 1
 
 
-def _decode_pixels(data: bytes, image_format: str, scale: int) -> np.ndarray:
-    flag = dict(_REDUCED_FLAGS).get(scale, cv2.IMREAD_COLOR)
+def _decode_pixels(data: bytes, image_format: str, scale: int, grey: bool) -> np.ndarray:
+    flag = (_GREY_FLAGS if grey else _COLOUR_FLAGS)[scale]
     buffer = np.frombuffer(data, dtype=np.uint8)
     pixels = cv2.imdecode(buffer, flag | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None and image_format in ("GIF", "TIFF", "WEBP"):
         pixels = _decode_with_pillow(data)  # builds without these codecs still read them
     if pixels is None:
         raise ImageRejected("truncated or corrupt image")
-    if pixels.ndim == 2:
+    if pixels.ndim == 2 and not grey:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    elif pixels.ndim == 3 and grey:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
     if pixels.dtype != np.uint8:
         pixels = (pixels / 257).astype(np.uint8)
     return pixels

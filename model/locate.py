@@ -76,7 +76,7 @@ class Letterbox:
 def letterbox_grey(image: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
     """Fit a photo into a size x size grey square, aspect kept, centred, padded with mid-grey.
 
-    image: (H, W, 3) uint8 BGR. Returns ((size, size) uint8, Letterbox).
+    image: (H, W, 3) uint8 BGR or (H, W) uint8 grey. Returns ((size, size) uint8, Letterbox).
     """
     height, width = image.shape[:2]
     scale = size / max(height, width)
@@ -94,7 +94,8 @@ def letterbox_grey(image: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple[n
 def zoom_square(image: np.ndarray, centre: np.ndarray, side: float,
                 size: int = DEFAULT_INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
     """A size x size grey view of the square of `side` px around `centre`, padded mid-grey
-    where it leaves the photo. image: (H, W, 3) uint8 BGR. Returns ((size, size) uint8, Letterbox)."""
+    where it leaves the photo. image: (H, W, 3) uint8 BGR or (H, W) grey.
+    Returns ((size, size) uint8, Letterbox)."""
     side = max(int(round(side)), 8)
     x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
     height, width = image.shape[:2]
@@ -113,7 +114,7 @@ def zoom_square(image: np.ndarray, centre: np.ndarray, side: float,
 def search_tiles(image: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> list[tuple[np.ndarray, Letterbox]]:
     """Zoomed grey views that together cover the photo: squares of SEARCH_TILE of its longer side
     at its corners (one row or column where the photo is narrower than a tile).
-    image: (H, W, 3) uint8 BGR. Returns [((size, size) uint8, Letterbox)]."""
+    image: (H, W, 3) uint8 BGR or (H, W) grey. Returns [((size, size) uint8, Letterbox)]."""
     height, width = image.shape[:2]
     side = SEARCH_TILE * max(height, width)
     xs = [width / 2] if width <= side else [side / 2, width - side / 2]
@@ -130,8 +131,8 @@ def locate_counters(images: list[np.ndarray], locator) -> list[CounterBox | None
     gets several times finer, and a find no closer look confirms is dropped (a serial number or
     a label seen from afar; one found only in the tiles needs SEARCH_MIN_SCORE). The photo's
     box is the surest of those second looks.
-    images: list of (H, W, 3) uint8 BGR. locator: `Models.locator` (a runtime.SavedModelRunner:
-    `.predict_outputs`, `.metadata`).
+    images: list of (H, W, 3) uint8 BGR or (H, W) grey. locator: `Models.locator` (a
+    runtime.SavedModelRunner: `.predict_outputs`, `.metadata`).
     Returns one CounterBox (full-image pixels) or None (no counter) per photo.
     """
     size = int(locator.metadata.get("input_size", DEFAULT_INPUT_SIZE))

@@ -2,7 +2,9 @@
 
 The orchestrator only routes: every stage is a plain function in its own module. A photo that
 triage rejects or where no counter is found ends `unreadable` with the reason (a re-shoot, not
-a review). The reader runs once for all crops of the call.
+a review). The reader runs once for all crops of the call. Every stage works on grey pixels
+(the locator and the reader were trained on grey), so a photo becomes grey once, up front, or
+is decoded straight to grey (DEFAULT_DECODE_GREY).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.locate import CounterBox, locate_counters
+from model.normalise import to_gray
 from model.profiles import MeterProfile, format_value
 from model.read_crops import read_crops
 from model.reading import Reading, Status
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from model.runtime import Models
 
 DEFAULT_DECODE_MAX_SIDE = 1000  # what decode_image's target_max_side should be for this pipeline
+DEFAULT_DECODE_GREY = True  # what decode_image's grey should be for this pipeline
 DEFAULT_SURE_ORIENTATION = 0.5  # below this, both ends are read and the more confident wins
 DEFAULT_SURE_LOCATION = 0.8  # a window found less surely than this is never `accepted`
 DEFAULT_LENGTH_VARIANTS = (0.06, 0.12)  # extra reads of the window grown by this share of its length, each end
@@ -33,9 +37,10 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
                 profile: MeterProfile | None = None) -> list[Reading]:
     """Read a list of photos (or counter crops with crop=True) in one batched reader call.
 
-    images: list of (H, W, 3) uint8 BGR. Returns one Reading per image, in order.
+    images: list of (H, W, 3) uint8 BGR or (H, W) uint8 grey. Returns one Reading per image, in order.
     """
     digits = profile.digits if profile else None
+    images = [to_gray(image) for image in images]
     if crop:
         return [_with_value(r, profile) for r in read_crops(images, models, digits=digits)]
     outcomes: list[Reading | None] = [None] * len(images)

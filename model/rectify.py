@@ -22,9 +22,10 @@ def rectify(image: np.ndarray, quad: np.ndarray, *, crop_height: int = DEFAULT_C
             margin_x: float = DEFAULT_MARGIN_X, margin_y: float = DEFAULT_MARGIN_Y) -> np.ndarray:
     """Warp the window given by `quad` to an upright crop.
 
-    image: (H, W, 3) uint8 BGR photo. quad: (4, 2) float corners in reading order (top-left,
-    top-right, bottom-right, bottom-left). Returns (h, w, 3) uint8 with h = min(window height
-    with margins, crop_height) and w keeping the window's aspect ratio.
+    image: (H, W, 3) uint8 BGR or (H, W) grey photo. quad: (4, 2) float corners in reading order
+    (top-left, top-right, bottom-right, bottom-left). Returns (h, w, 3) or (h, w) uint8, as the
+    photo, with h = min(window height with margins, crop_height) and w keeping the window's
+    aspect ratio.
     """
     quad = np.asarray(quad, dtype=np.float32)
     expanded = expand_quad(quad, margin_x, margin_y)

@@ -62,7 +62,10 @@ def edge_sharpness(grey: np.ndarray, histogram: np.ndarray | None = None) -> flo
     if histogram is None:
         histogram = np.bincount(grey.ravel(), minlength=256)
     laplacian = np.abs(cv2.Laplacian(grey, cv2.CV_16S, ksize=3)).ravel()
-    strong = float(np.partition(laplacian, int(laplacian.size * 0.995))[int(laplacian.size * 0.995)])
+    # The 99.5th percentile read off a histogram: the same value np.partition would find, at a
+    # fifth of the cost (|Laplacian| of uint8 with ksize 3 is at most 8 * 255).
+    counts = np.bincount(laplacian, minlength=8 * 255 + 1)
+    strong = float(np.searchsorted(np.cumsum(counts), int(laplacian.size * 0.995), side="right"))
     spread = _histogram_percentile(histogram, 99) - _histogram_percentile(histogram, 1)
     return strong / max(spread, 8.0)
 

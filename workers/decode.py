@@ -57,12 +57,12 @@ def decode_photo(data: bytes, settings, *, whole_photo: bool = True) -> tuple[ob
     """Decode with the byte and pixel guards; returns (image, None) or (None, reason). Whole
     photos are decoded at reduced resolution where the format allows (the pipeline's size)."""
     from model.image_io import ImageRejected, decode_image
-    from model.pipeline import DEFAULT_DECODE_MAX_SIDE
+    from model.pipeline import DEFAULT_DECODE_GREY, DEFAULT_DECODE_MAX_SIDE
 
     try:
         image = decode_image(
             data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,
-            target_max_side=DEFAULT_DECODE_MAX_SIDE if whole_photo else None,
+            target_max_side=DEFAULT_DECODE_MAX_SIDE if whole_photo else None, grey=DEFAULT_DECODE_GREY,
         )
     except ImageRejected as exc:
         return None, str(getattr(exc, "reason", exc))

@@ -149,6 +149,26 @@ def test_large_jpeg_decoded_at_reduced_resolution():
     assert decode_image(data, **LIMITS, target_max_side=3000).shape == (3000, 4000, 3)
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
+def test_grey_decoding_matches_colour_decoding_made_grey(fmt):
+    image = _photo(4000, 3000) if fmt == "JPEG" else _photo()
+    data = _encode(image, fmt)
+    target = 1000 if fmt == "JPEG" else None  # JPEGs through the reduced-resolution path too
+    colour = decode_image(data, **LIMITS, target_max_side=target)
+    grey = decode_image(data, **LIMITS, target_max_side=target, grey=True)
+    assert grey.shape == colour.shape[:2] and grey.dtype == np.uint8
+    assert np.abs(grey.astype(int) - cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)).mean() < 2
+
+
+def test_grey_decoding_keeps_exif_orientation():
+    pil = Image.fromarray(_photo(320, 240)[:, :, ::-1].copy())
+    exif = pil.getexif()
+    exif[0x0112] = 6  # rotate 90 clockwise
+    buffer = io.BytesIO()
+    pil.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    assert decode_image(buffer.getvalue(), **LIMITS, grey=True).shape == (320, 240)
+
+
 def test_small_jpeg_never_upscaled_or_reduced_below_target():
     data = _encode(_photo(640, 480))
     assert decode_image(data, **LIMITS, target_max_side=1000).shape == (480, 640, 3)

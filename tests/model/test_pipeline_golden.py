@@ -35,12 +35,12 @@ def shipped_models():
 
 def _read_folder(folder: Path, labels_path: Path, models):
     from model.image_io import decode_image
-    from model.pipeline import DEFAULT_DECODE_MAX_SIDE, read_images
+    from model.pipeline import DEFAULT_DECODE_GREY, DEFAULT_DECODE_MAX_SIDE, read_images
 
     with labels_path.open() as handle:
         rows = list(csv.DictReader(handle))
     images = [decode_image((folder / r["path"]).read_bytes(), max_bytes=50_000_000, max_pixels=50_000_000,
-                           target_max_side=DEFAULT_DECODE_MAX_SIDE) for r in rows]
+                           target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY) for r in rows]
     return rows, read_images(images, models)
 
 
