@@ -17,6 +17,7 @@ SCHEMES = (
     ((170, 185, 175), (40, 50, 45), (0.04, 0.18)),  # grey-green reflective
     ((200, 205, 200), (30, 30, 30), (0.03, 0.15)),
     ((150, 170, 160), (60, 70, 65), (0.05, 0.25)),  # low contrast, like the PHCN meter
+    ((165, 180, 170), (55, 65, 60), (0.15, 0.38)),  # strong ghosts: an unlit 8 behind every digit
     ((30, 25, 20), (80, 230, 160), (0.05, 0.2)),  # backlit, bright segments
     ((20, 20, 20), (60, 60, 240), (0.04, 0.15)),  # red LED
     ((230, 160, 60), (40, 20, 10), (0.05, 0.2)),  # blue backlight
@@ -57,7 +58,7 @@ def render_lcd(rng: np.random.Generator, digits: list[int]) -> np.ndarray:
     thickness = max(1.5, digit_h * rng.uniform(0.06, 0.16))  # thin segments on meter LCDs
     slant = rng.uniform(0.0, 0.22) if rng.random() < 0.7 else 0.0
     legend = int(digit_h * rng.uniform(0.3, 0.6)) if rng.random() < 0.5 else 0
-    margin_x, margin_y = pitch * rng.uniform(0.2, 1.0), digit_h * rng.uniform(0.1, 0.35)
+    margin_x, margin_y = pitch * rng.uniform(0.05, 1.0), digit_h * rng.uniform(0.1, 0.35)
     width = int(2 * margin_x + n * pitch + slant * digit_h)
     height = int(digit_h + 2 * margin_y + legend)
     bg, lit, ghost_mix = SCHEMES[rng.integers(0, len(SCHEMES))]
