@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from model.image_io import shrink
 from model.locator_targets import decode_candidates, quad_geometry
+from model.normalise import to_gray
 
 DEFAULT_INPUT_SIZE = 192
 MAPS_OUTPUT = "maps"  # the locator signature's output: (N, S/4, S/4, MAP_CHANNELS) float32
@@ -81,10 +83,11 @@ def letterbox_grey(image: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple[n
     height, width = image.shape[:2]
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    step = max(1, int(1 / scale) // 2)  # stride big photos first: INTER_AREA on 12 MP is slow
-    small = image[::step, ::step]
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
-    grey = cv2.resize(grey, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    grey = to_gray(image)
+    if scale < 1:
+        grey = shrink(grey, (new_w, new_h))
+    else:
+        grey = cv2.resize(grey, (new_w, new_h), interpolation=cv2.INTER_AREA)
     square = np.full((size, size), 128, dtype=np.uint8)
     off_x, off_y = (size - new_w) // 2, (size - new_h) // 2
     square[off_y:off_y + new_h, off_x:off_x + new_w] = grey
@@ -96,17 +99,15 @@ def zoom_square(image: np.ndarray, centre: np.ndarray, side: float,
     """A size x size grey view of the square of `side` px around `centre`, padded mid-grey
     where it leaves the photo. image: (H, W, 3) uint8 BGR or (H, W) grey.
     Returns ((size, size) uint8, Letterbox)."""
-    side = max(int(round(side)), 8)
+    side = max(-(-int(round(side)) // 4) * 4, 8)  # a multiple of 4, so `shrink` can halve it
     x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
     height, width = image.shape[:2]
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
     canvas = np.full((side, side), 128, dtype=np.uint8)
     if cx1 > cx0 and cy1 > cy0:
         region = image[cy0:cy1, cx0:cx1]
-        canvas[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = (
-            cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region)
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    square = cv2.resize(canvas, (size, size), interpolation=interpolation)
+        canvas[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = to_gray(region)
+    square = shrink(canvas, (size, size)) if side > size else cv2.resize(canvas, (size, size))
     scale = size / side
     return square, Letterbox(scale, -x0 * scale, -y0 * scale)
 

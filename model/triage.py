@@ -11,6 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from model.image_io import shrink
+from model.normalise import to_gray
+
 DEFAULT_TRIAGE_SIDE = 256  # long side of the grey copy all checks look at
 DEFAULT_DARK_MEAN = 18.0  # mean grey level below which the photo is black
 DEFAULT_DARK_P99 = 45.0  # ... unless a bright region (a lit display) exists
@@ -77,13 +80,11 @@ def _histogram_percentile(histogram: np.ndarray, percent: float) -> float:
 
 
 def _small_grey(image: np.ndarray) -> np.ndarray:
-    # Striding first keeps a 12-megapixel photo from costing a full-size colour conversion.
-    step = max(1, max(image.shape[:2]) // (2 * DEFAULT_TRIAGE_SIDE))
-    small = image[::step, ::step]
-    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    # Striding first keeps a 12-megapixel colour photo from costing a full-size colour conversion.
+    step = max(1, max(image.shape[:2]) // (2 * DEFAULT_TRIAGE_SIDE)) if image.ndim == 3 else 1
+    grey = to_gray(image[::step, ::step])
     height, width = grey.shape
     scale = DEFAULT_TRIAGE_SIDE / max(height, width)
     if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        grey = shrink(grey, (max(1, round(width * scale)), max(1, round(height * scale))))
     return grey

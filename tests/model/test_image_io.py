@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from model.image_io import ImageRejected, decode_image
+from model.image_io import ImageRejected, decode_image, shrink
 
 LIMITS = dict(max_bytes=10_000_000, max_pixels=50_000_000)
 
@@ -178,3 +178,16 @@ def test_small_jpeg_never_upscaled_or_reduced_below_target():
 def test_heif_named_for_what_it_is():
     fake_heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
     assert "HEIF" in _reason(fake_heic)
+
+
+@pytest.mark.parametrize("shape, size", [((480, 640), (192, 144)), ((751, 1001), (192, 144)),
+                                         ((3000, 4000), (256, 192)), ((300, 300), (192, 192))])
+def test_shrink_averages_like_one_inter_area_step(shape, size):
+    # photo-like: structure at a few output pixels' scale (pure noise aliases differently per path)
+    noise = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    image = cv2.GaussianBlur(noise, (0, 0), shape[1] / size[0])
+    image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX)
+    out = shrink(image, size)
+    assert out.shape == (size[1], size[0]) and out.dtype == np.uint8
+    direct = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    assert np.abs(out.astype(int) - direct).mean() < 1.5
