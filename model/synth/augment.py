@@ -70,6 +70,31 @@ def low_contrast(rng, image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32) * alpha + base, 0, 255).astype(np.uint8)
 
 
+EDGE_TEXT = ("kWh", "kW", "m3", "1.8.0", "1.8.1", "0.9.1", "15.8.0", "x0.1", "A", "T1", "imp/kWh", "(60)A", "L")
+
+
+def edge_text(rng, image: np.ndarray) -> np.ndarray:
+    """A unit, OBIS code or rating printed beside the counter, caught by a window found a little
+    too long: smaller than the counter's digits, partly cut by the crop's edge. Never a digit of
+    the reading, so the label is unchanged."""
+    h, w = image.shape[:2]
+    text = str(rng.choice(EDGE_TEXT))
+    height = h * rng.uniform(0.25, 0.55)  # printed legends are smaller than the counter's digits
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(1, int(height / 12))
+    scale = height / cv2.getTextSize("0", font, 1.0, 1)[0][1]
+    (text_w, _), _ = cv2.getTextSize(text, font, scale, thickness)
+    visible = int(text_w * rng.uniform(0.3, 1.0)) + int(h * 0.1)
+    pad = np.median(np.concatenate([image[:, :2].reshape(-1, 3), image[:, -2:].reshape(-1, 3)]), axis=0)
+    ink = (255 - pad) * rng.uniform(0.5, 1.0) + pad * rng.uniform(0.0, 0.5)
+    left = rng.random() < 0.5
+    out = cv2.copyMakeBorder(image, 0, 0, visible if left else 0, 0 if left else visible,
+                             cv2.BORDER_CONSTANT, value=pad.tolist())
+    x = visible - text_w - int(h * 0.05) if left else w + int(h * 0.05)
+    y = int(rng.uniform(height, h)) if rng.random() < 0.5 else int(h / 2 + height / 2)
+    cv2.putText(out, text, (x, y), font, scale, ink.tolist(), thickness, cv2.LINE_AA)
+    return out
+
+
 def dirt_and_occlusion(rng, image: np.ndarray) -> np.ndarray:
     """Specks of dirt and, rarely, a thin object across the top or bottom edge."""
     out = image.copy()
@@ -108,7 +133,7 @@ def augment_counter(rng: np.random.Generator, image: np.ndarray, strength: float
     """(H,W,3) uint8 BGR -> (H',W',3) uint8 BGR with random field degradations.
     `strength` in [0,1] scales how often each one is applied."""
     steps = (
-        (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light), (0.25, low_contrast),
+        (0.15, edge_text), (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light), (0.25, low_contrast),
         (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
     )
     for probability, step in steps:
