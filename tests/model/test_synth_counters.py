@@ -58,3 +58,17 @@ def test_rendering_shows_the_rolled_digit_pair():
     width = rest.shape[1]
     assert np.abs(rest[:, : width // 2].astype(int) - rolled[:, : width // 2]).mean() < 1.0
     assert np.abs(rest[:, -width // 5 :].astype(int) - rolled[:, -width // 5 :]).mean() > 5.0
+
+
+def test_edge_text_sits_beside_the_counter_and_leaves_it_untouched():
+    from model.synth.augment import edge_text
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        counter, _ = sample_lcd_counter(rng, 6)
+        out = edge_text(rng, counter)
+        h, w = counter.shape[:2]
+        assert out.dtype == np.uint8 and out.shape[0] == h and out.shape[1] > w
+        added = out.shape[1] - w
+        as_left, as_right = out[:, added:], out[:, :w]  # the counter, if the text went left / right
+        assert np.array_equal(as_left, counter) or np.array_equal(as_right, counter)
