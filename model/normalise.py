@@ -50,11 +50,25 @@ def fit_to_canvas(gray: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def stretch_contrast(gray: np.ndarray) -> np.ndarray:
     """(H,W) uint8 -> (H,W) float32 in [0,1], robust min/max stretch."""
-    low, high = np.percentile(gray, (_LOW_PERCENTILE, _HIGH_PERCENTILE))
+    low, high = uint8_percentiles(gray, (_LOW_PERCENTILE, _HIGH_PERCENTILE))
     if high - low < _MIN_SPREAD:
         return gray.astype(np.float32) / 255.0
     out = (gray.astype(np.float32) - low) / (high - low)
     return np.clip(out, 0.0, 1.0)
+
+
+def uint8_percentiles(gray: np.ndarray, percents: Sequence[float]) -> list[float]:
+    """np.percentile(gray, percents) (linear interpolation) read off a 256-bin histogram: the
+    same values at a fraction of the cost, which counts at four crops per photo."""
+    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+    values = []
+    for percent in percents:
+        position = percent / 100.0 * (cumulative[-1] - 1)
+        below = int(np.floor(position))
+        lower = float(np.searchsorted(cumulative, below, side="right"))
+        upper = float(np.searchsorted(cumulative, min(below + 1, cumulative[-1] - 1), side="right"))
+        values.append(lower + (upper - lower) * (position - below))
+    return values
 
 
 def to_reader_input(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.normalise import fit_to_canvas, to_reader_input
+from model.normalise import fit_to_canvas, to_reader_input, uint8_percentiles
 
 
 def test_batch_shape_dtype_and_range():
@@ -40,3 +40,11 @@ def test_bad_inputs_raise():
         to_reader_input([np.zeros((10, 10), np.float32)])
     with pytest.raises(ValueError):
         to_reader_input([np.zeros((10, 10, 2), np.uint8)])
+
+
+def test_uint8_percentiles_equal_numpys_linear_percentiles():
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 140)))
+        gray = rng.integers(0, int(rng.integers(1, 257)), shape).astype(np.uint8)
+        assert uint8_percentiles(gray, (1.0, 50.0, 99.0)) == pytest.approx(np.percentile(gray, (1.0, 50.0, 99.0)))
