@@ -29,7 +29,12 @@ DEFAULT_DECODE_MAX_SIDE = 1000  # what decode_image's target_max_side should be 
 DEFAULT_DECODE_GREY = True  # what decode_image's grey should be for this pipeline
 DEFAULT_SURE_ORIENTATION = 0.5  # below this, both ends are read and the more confident wins
 DEFAULT_SURE_LOCATION = 0.8  # a window found less surely than this is never `accepted`
-DEFAULT_LENGTH_VARIANTS = (0.06, 0.12)  # extra reads of the window grown by this share of its length, each end
+# Extra reads of the window grown by this share of its length, each end. The 0.2 read mostly
+# guards: a box found short by a whole narrow digit (an LCD's last "1") reads a confident but
+# shorter number at 0.06 and 0.12 alike; at 0.2 the digit comes back and the disagreement sends
+# the photo to review. On 4 x 300 held-out scenes (seeds 20261121, 777, 31337, 9001) with
+# reader-1.2: 2 wrong among 499 accepted without it, 0 among 493 with it, same exact match.
+DEFAULT_LENGTH_VARIANTS = (0.06, 0.12, 0.2)
 NO_LOCATOR_REASON = "no counter found: no locator model in the model folder"
 
 
@@ -82,9 +87,9 @@ def _can_locate(models: Models, profile: MeterProfile | None) -> bool:
 
 
 def _candidate_quads(box: CounterBox) -> list[tuple[int, np.ndarray]]:
-    """The windows worth reading, as (end, quad): the box, a slightly longer one (a box cut
-    short loses a whole digit, a slightly long one costs nothing), and both again from the other
-    end (end 1) when the locator is unsure which end the reading starts from."""
+    """The windows worth reading, as (end, quad): the box, longer ones (a box cut short loses a
+    whole digit, a slightly long one costs little), and all again from the other end (end 1)
+    when the locator is unsure which end the reading starts from."""
     quads = [box.quad] + [expand_quad(box.quad, grow, 0.0) for grow in DEFAULT_LENGTH_VARIANTS]
     ends = [(0, q) for q in quads]
     if box.orientation_confidence < DEFAULT_SURE_ORIENTATION:
