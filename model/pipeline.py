@@ -42,7 +42,8 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
                 profile: MeterProfile | None = None) -> list[Reading]:
     """Read a list of photos (or counter crops with crop=True) in one batched reader call.
 
-    images: list of (H, W, 3) uint8 BGR or (H, W) uint8 grey. Returns one Reading per image, in order.
+    images: list of (H, W, 3) uint8 BGR or (H, W) uint8 grey.
+    Returns one Reading per image, in order.
     """
     digits = profile.digits if profile else None
     images = [to_gray(image) for image in images]
