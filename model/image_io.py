@@ -152,7 +152,10 @@ def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     0.17 ms instead of 0.39.
     """
     width, height = size
-    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height and not (image.shape[0] | image.shape[1]) & 1:
+    def halvable(h: int, w: int) -> bool:
+        return w >= 2 * width and h >= 2 * height and h % 2 == 0 and w % 2 == 0
+
+    while halvable(*image.shape[:2]):
         image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
     if image.shape[1] == width and image.shape[0] == height:
         return image

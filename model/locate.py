@@ -174,8 +174,9 @@ def _run_locator(views: list[tuple[np.ndarray, Letterbox]], locator,
         return []
     meta = locator.metadata
     batch = np.stack([square for square, _ in views]).astype(np.float32)[..., None] / 255.0
-    all_maps = np.concatenate([np.asarray(locator.predict_outputs(batch[start:start + LOCATOR_CHUNK])[MAPS_OUTPUT],
-                                          dtype=np.float32) for start in range(0, len(batch), LOCATOR_CHUNK)])
+    chunks = [batch[start:start + LOCATOR_CHUNK] for start in range(0, len(batch), LOCATOR_CHUNK)]
+    all_maps = np.concatenate([np.asarray(locator.predict_outputs(chunk)[MAPS_OUTPUT], dtype=np.float32)
+                               for chunk in chunks])
     threshold = float(meta.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
     min_score = float(meta.get("min_score", DEFAULT_MIN_SCORE))
     return [[CounterBox(letterbox.to_image(quad), score, orientation)
