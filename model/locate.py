@@ -152,13 +152,20 @@ def locate_counters(images: list[np.ndarray], locator) -> list[CounterBox | None
             for i, box in enumerate(boxes)]
 
 
+def refine_side(length: float, height: float) -> float:
+    """Side of the second look's square around a window of this length and height (photo
+    pixels): the window is REFINE_FRACTION of it, and a short, tall window keeps its context.
+    Training cuts its second-pass views with the same rule (model/train_locator.py)."""
+    return max(length / REFINE_FRACTION, 4 * height)
+
+
 def _refine(images, candidates: list[list[CounterBox]], locator, size: int) -> list[CounterBox | None]:
     owners, views = [], []
     for i, found in enumerate(candidates):
         for box in found:
             centre, length, height, _ = quad_geometry(box.quad)
             owners.append(i)
-            views.append(zoom_square(images[i], centre, max(length / REFINE_FRACTION, 4 * height), size))
+            views.append(zoom_square(images[i], centre, refine_side(length, height), size))
     refined: list[CounterBox | None] = [None] * len(images)
     for i, found in zip(owners, _run_locator(views, locator, limit=1)):
         if found and (refined[i] is None or found[0].score > refined[i].score):

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.locate import REFINE_FRACTION, letterbox_grey, zoom_square
+from model.locate import REFINE_FRACTION, letterbox_grey, refine_side, zoom_square
 from model.locator_targets import decode_maps, encode_targets, quad_geometry, quad_iou
 from model.synth.scenes import render_scene
 
@@ -94,7 +94,7 @@ def _first_pass_guess(rng: np.random.Generator, quad: np.ndarray) -> tuple[np.nd
     length *= np.exp(rng.normal(0, FIRST_PASS_ERROR["log_size"]))
     height *= np.exp(rng.normal(0, FIRST_PASS_ERROR["log_size"]))
     guess = centre + forward * along * length + down * across * height
-    return guess, max(length / REFINE_FRACTION, 4 * height)
+    return guess, refine_side(length, height)
 
 
 def _in_view(quad: np.ndarray | None, view) -> np.ndarray:
