@@ -133,8 +133,8 @@ def augment_counter(rng: np.random.Generator, image: np.ndarray, strength: float
     """(H,W,3) uint8 BGR -> (H',W',3) uint8 BGR with random field degradations.
     `strength` in [0,1] scales how often each one is applied."""
     steps = (
-        (0.15, edge_text), (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light), (0.25, low_contrast),
-        (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
+        (0.15, edge_text), (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light),
+        (0.25, low_contrast), (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
     )
     for probability, step in steps:
         if rng.random() < probability * strength:
