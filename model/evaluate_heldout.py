@@ -2,7 +2,8 @@
 
     python -m model.evaluate_heldout [--model-dir model/shipped] [--count 2000] [--write-metadata]
 
-Sets: counters composed from haverland 'test' crops (5-8 digits, never trained on), held-out
+Sets: counters composed from haverland 'test' crops (5-8 digits, never trained on), carry-consistent
+like a real odometer and, for comparison, from independent crops (see model.real_digits); held-out
 synthetic drums and LCDs (fresh seeds, field augmentations on), the 11 real PHCN LCD crops; and
 the signature's speed at batch 64 and the model's load time.
 """
@@ -25,41 +26,37 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "d
 PHCN = "phcn_lcd_crops"
 
 
-def real_counter_set(data_dir: Path, split: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
+def real_counter_set(data_dir: Path, split: str, count: int, seed: int, *,
+                     carry_consistent: bool = True) -> list[tuple[np.ndarray, str]]:
     """`count` counters (5-8 digits) composed, without augmentation, from one split's crops."""
     from model.real_digits import RealCounterSource
 
     source = RealCounterSource.from_data_dir(data_dir, split, lengths=(5, 8))
-    source.augment = False
+    source.augment, source.carry_consistent = False, carry_consistent
     return source.fixed_set(count, seed)
 
 
-def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6) -> dict:
+def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6, *,
+                         carry_consistent: bool = True) -> dict:
     """Where the real errors are: `count` test counters of `digits` crops, read constrained to
     `digits`, and each crop's error rate by how far its drum had rolled (the tenth of its `label`
-    d.t; "whole" for old integer labels). A crop at d.9 shows d+1 barely off centre yet reads d,
-    so errors there measure the floor convention at its edge, not illegible digits."""
+    d.t; "whole" for old integer labels). A crop at d.9 shows d+1 barely off centre yet reads d;
+    only the drum to its right (a 9) can tell, so errors there measure the floor convention at
+    its edge, not illegible digits."""
     from model.read_crops import read_crops
-    from model.real_digits import compose_counter, load_crop_table
+    from model.real_digits import RealCounterSource, compose_counter
 
-    by_type: dict[str, list[dict]] = {}
-    for row in load_crop_table(Path(data_dir), "test"):
-        by_type.setdefault(row["meter_type"], []).append(row)
-    types = sorted(by_type)
+    source = RealCounterSource.from_data_dir(data_dir, "test", lengths=(digits, digits))
+    source.carry_consistent = carry_consistent
     rng = np.random.default_rng(seed)
-    crops, picks_per_counter = [], []
-    for _ in range(count):
-        rows = by_type[types[rng.integers(len(types))]]
-        picks = [rows[k] for k in rng.integers(0, len(rows), digits)]
-        crops.append(compose_counter(rng, [cv2.imread(p["path"], cv2.IMREAD_COLOR) for p in picks], augment=False))
-        picks_per_counter.append(picks)
+    counters = [source.sample(rng) for _ in range(count)]
+    images = [compose_counter(rng, [c.image for c in picks], augment=False) for picks in counters]
     tally: dict[str, list[int]] = {}
-    for reading, picks in zip(read_crops(crops, models, digits=digits), picks_per_counter):
-        for k, pick in enumerate(picks):
-            roll = pick["label"].split(".")[1] if "." in pick["label"] else "whole"
-            errors_total = tally.setdefault(roll, [0, 0])
+    for reading, picks in zip(read_crops(images, models, digits=digits), counters):
+        for k, crop in enumerate(picks):
+            errors_total = tally.setdefault(crop.roll, [0, 0])
             errors_total[1] += 1
-            errors_total[0] += reading.reading is None or reading.reading[k] != pick["digit_floor"]
+            errors_total[0] += reading.reading is None or reading.reading[k] != str(crop.digit)
     return {roll: {"crops": n, "error_rate": round(e / n, 4)} for roll, (e, n) in sorted(tally.items())}
 
 
@@ -125,6 +122,8 @@ def run(args) -> dict:
             "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778)}
     if (args.data_dir / "haverland_digits").is_dir():
         sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, 4242)
+        sets["real_test_independent_crops"] = real_counter_set(args.data_dir, "test", args.count, 4242,
+                                                               carry_consistent=False)
     if (args.data_dir / PHCN).is_dir():
         sets["phcn_lcd"] = phcn_set(args.data_dir)
     for name, items in sets.items():

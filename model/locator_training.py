@@ -42,6 +42,9 @@ def train_and_export(args) -> None:
     state = json.loads(state_path.read_text()) if state_path.exists() else {"step": 0, "best": None}
     if checkpoint.exists():
         model.load_weights(str(checkpoint))
+    elif args.init_weights is not None:  # a new phase: fresh schedule, earlier weights
+        model.load_weights(str(args.init_weights))
+        state["started_from"] = str(args.init_weights)
     if not args.export_only:
         _train(model, args, state, checkpoint, state_path)
     if args.export_dir is not None:
@@ -152,7 +155,8 @@ def export_locator(model, out_dir: Path, state: dict) -> Path:
         "metrics": {"validation_iou50": best.get("iou50"), "validation_false_finds": best.get("false_finds"),
                     **({"validation_zoomed_iou50": best["zoomed_iou50"]} if "zoomed_iou50" in best else {})},
         "trained_on": "model.synth.scenes (rendered whole-photo scenes, seed 1)"
-                      + (" and second-pass views of them" if "zoomed_iou50" in best else ""),
+                      + (" and second-pass views of them" if "zoomed_iou50" in best else "")
+                      + (f"; this phase started from {state['started_from']}" if "started_from" in state else ""),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))

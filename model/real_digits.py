@@ -3,7 +3,8 @@
 Crops are de-duplicated by sha1 and split by sha1 *before* composing into train / val (model
 selection and threshold calibration) / test (the reported numbers), so validation and test
 counters only use crops the model never saw. A counter takes all its crops from one meter type; its label
-is each crop's `digit_floor` (billing convention). Crops with no label (NaN) are dropped.
+is each crop's `digit_floor` (billing convention), and by default it is carry-consistent like a real
+odometer (see RealCounterSource). Crops with no label (NaN) are dropped.
 """
 
 from __future__ import annotations
@@ -45,39 +46,74 @@ def load_crop_table(data_dir: Path, split: str) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class DigitCrop:
+    image: np.ndarray  # BGR uint8
+    digit: int  # digit_floor: the billing reading of this drum
+    roll: str  # tenths rolled towards digit + 1 (the t of label d.t); "whole" for old integer labels
+
+    @property
+    def about_to_carry(self) -> bool:
+        """A drum at d.9 already shows d + 1 almost centred; it reads d only because the drum to
+        its right has not yet passed 9 -> 0."""
+        return self.roll == "9"
+
+
 @dataclass
 class RealCounterSource:
-    """A counter source (rng -> (BGR uint8 image, label)) over one split's crops."""
+    """A counter source (rng -> (BGR uint8 image, label)) over one split's crops.
 
-    crops: dict[str, list[list[np.ndarray]]]  # meter_type -> digit -> crops
+    Counters are carry-consistent by default: a crop at d.9 is only placed left of a drum that
+    reads 9. On a real odometer a drum can only be about to carry while the drum to its right is
+    passing 9 -> 0 (whether the drums turn continuously or only at the carry), and the reading is
+    floor(meter value) (DESIGN.md), so that right-hand 9 is what tells a d.9 drum from a freshly
+    arrived (d+1).0 one, which look alike. Independent crops (`carry_consistent=False`) make
+    counters no meter can show, where a centred digit is d or d - 1 at random."""
+
+    crops: dict[str, list[list[DigitCrop]]]  # meter_type -> digit -> crops
     type_weights: dict[str, float]
     lengths: tuple[int, int]
     augment: bool = True  # field augmentations on top of the real crops (training only)
+    carry_consistent: bool = True
 
     @classmethod
     def from_data_dir(cls, data_dir, split: str = "train", lengths: tuple[int, int] | None = None):
         if data_dir is None or not (Path(data_dir) / HAVERLAND / "labels.csv").is_file():
             raise FileNotFoundError(f"no {HAVERLAND}/labels.csv under {data_dir}")
-        crops: dict[str, list[list[np.ndarray]]] = {}
+        crops: dict[str, list[list[DigitCrop]]] = {}
         for row in load_crop_table(Path(data_dir), split):
             image = cv2.imread(row["path"], cv2.IMREAD_COLOR)
             if image is None:
                 continue
-            per_digit = crops.setdefault(row["meter_type"], [[] for _ in range(10)])
-            per_digit[int(row["digit_floor"])].append(image)
-        # a type must offer every digit, else balanced sampling is impossible for it
-        crops = {t: d for t, d in crops.items() if all(d)}
+            digit = int(row["digit_floor"])
+            roll = row["label"].split(".")[1] if "." in row["label"] else "whole"
+            crops.setdefault(row["meter_type"], [[] for _ in range(10)])[digit].append(DigitCrop(image, digit, roll))
+        # a type must offer every digit settled (not about to carry), else balanced, carry-consistent
+        # sampling is impossible for it
+        crops = {t: d for t, d in crops.items() if all(any(not c.about_to_carry for c in pool) for pool in d)}
         weights = {t: float(sum(map(len, d))) for t, d in crops.items()}
         return cls(crops, weights, lengths or DEFAULT_LENGTHS[split])
 
-    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    def __post_init__(self):
+        self._settled = {t: [[c for c in pool if not c.about_to_carry] for pool in d] for t, d in self.crops.items()}
+
+    def sample(self, rng: np.random.Generator) -> list[DigitCrop]:
+        """One counter's crops, left to right: one meter type, digits uniform per position."""
         types = list(self.crops)
         w = np.array([self.type_weights[t] for t in types])
         meter_type = types[rng.choice(len(types), p=w / w.sum())]
-        n = int(rng.integers(self.lengths[0], self.lengths[1] + 1))
-        digits = rng.integers(0, 10, n)  # uniform per position: balanced digits
-        picks = [self.crops[meter_type][d][rng.integers(0, len(self.crops[meter_type][d]))] for d in digits]
-        return compose_counter(rng, picks, self.augment), "".join(map(str, digits))
+        digits = rng.integers(0, 10, int(rng.integers(self.lengths[0], self.lengths[1] + 1)))
+        picks = []
+        for k, digit in enumerate(digits):
+            pool = self.crops[meter_type][digit]
+            if self.carry_consistent and k + 1 < len(digits) and digits[k + 1] != 9:
+                pool = self._settled[meter_type][digit]
+            picks.append(pool[rng.integers(len(pool))])
+        return picks
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        picks = self.sample(rng)
+        return compose_counter(rng, [c.image for c in picks], self.augment), "".join(str(c.digit) for c in picks)
 
     def fixed_set(self, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
         """`count` composed counters, reproducible from `seed` (augmented only if `self.augment`)."""

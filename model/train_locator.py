@@ -2,6 +2,8 @@
 
     nice -n 10 python -m model.train_locator --run-dir runs/locator --scenes 20000 --steps 6000
     nice -n 15 python -m model.train_locator --run-dir runs/locator3 --scenes 12000 --zoomed-scenes 2000 --steps 11000
+    nice -n 10 python -m model.train_locator --run-dir runs/locator4 --init-weights runs/locator3/best.weights.h5 \
+        --scenes 12000 --zoomed-scenes 5000 --zoomed-share 0.6 --steps 5000 --lr 5e-4
     python -m model.train_locator --run-dir runs/locator --export-only --export-dir model/shipped/locator
 
 The locator sees two kinds of view at serving time (model/locate.py), and learns from both:
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input-size", type=int, default=192)
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--init-weights", type=Path, default=None,
+                        help="start a new run (new schedule) from these weights, e.g. an earlier run's best")
     parser.add_argument("--export-dir", type=Path, default=None)
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)

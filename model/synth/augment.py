@@ -45,7 +45,7 @@ def bezel(rng, image: np.ndarray) -> np.ndarray:
 
 
 def uneven_light(rng, image: np.ndarray) -> np.ndarray:
-    """A linear light gradient, a shadow band and/or a glare spot."""
+    """A linear light gradient, a shadow band, a glare spot and/or a washed-out band."""
     h, w = image.shape[:2]
     gain = np.ones((h, w), np.float32)
     if rng.random() < 0.6:
@@ -61,7 +61,21 @@ def uneven_light(rng, image: np.ndarray) -> np.ndarray:
         yy, xx = np.mgrid[0:h, 0:w]
         spot = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
         out += spot[:, :, None] * rng.uniform(60, 200)
+    if rng.random() < 0.2:
+        out = _washout_band(rng, out)
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _washout_band(rng, image: np.ndarray) -> np.ndarray:
+    """Light reflected off the glass over one or two digits: a soft-edged vertical band where the
+    digits fade into a bright haze (the real PHCN LCD's last digit sits in one). Without it the
+    reader read a faded last LCD digit one lower, as if it were a drum caught mid-roll."""
+    w = image.shape[1]
+    centre, half = rng.uniform(0, w), rng.uniform(0.05, 0.2) * w
+    x = np.arange(w, dtype=np.float32)
+    weight = np.clip((half - np.abs(x - centre)) / max(1.0, 0.4 * half) + 0.5, 0, 1) * rng.uniform(0.35, 0.75)
+    haze = rng.uniform(170, 255)
+    return image * (1 - weight[None, :, None]) + haze * weight[None, :, None]
 
 
 def low_contrast(rng, image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""Counters composed from real digit crops follow the odometer: a drum about to carry (d.9) only
+ever sits left of a 9. Built from tiny stand-in crops, so it runs without ../shared."""
+
+from itertools import pairwise
+
+import numpy as np
+
+from model.real_digits import DigitCrop, RealCounterSource
+
+
+def _source(carry_consistent: bool) -> RealCounterSource:
+    def crop(digit: int, roll: str) -> DigitCrop:
+        return DigitCrop(np.full((12, 8, 3), 20 * digit, np.uint8), digit, roll)
+
+    pools = [[crop(d, "0"), crop(d, "9"), crop(d, "5"), crop(d, "whole")] for d in range(10)]
+    return RealCounterSource({"water": pools}, {"water": 1.0}, (5, 8), augment=False,
+                             carry_consistent=carry_consistent)
+
+
+def _carries_left_of(source: RealCounterSource, counters: int = 400) -> list[int]:
+    """The digit to the right of every about-to-carry crop that has a right neighbour."""
+    rng = np.random.default_rng(7)
+    right_digits = []
+    for _ in range(counters):
+        picks = source.sample(rng)
+        right_digits += [right.digit for left, right in pairwise(picks) if left.about_to_carry]
+    return right_digits
+
+
+def test_a_drum_about_to_carry_only_sits_left_of_a_nine():
+    right_digits = _carries_left_of(_source(carry_consistent=True))
+    assert right_digits and set(right_digits) == {9}
+
+
+def test_independent_crops_break_the_odometer():
+    assert set(_carries_left_of(_source(carry_consistent=False))) > {9}
+
+
+def test_the_label_is_each_drums_floor_and_the_image_holds_every_crop():
+    source = _source(carry_consistent=True)
+    image, label = source(np.random.default_rng(3))
+    assert 5 <= len(label) <= 8 and label.isdigit()
+    assert image.shape[0] >= 12 and image.shape[1] >= 8 * len(label)
+
+
+def test_every_roll_still_appears_at_the_last_drum():
+    rng = np.random.default_rng(11)
+    source = _source(carry_consistent=True)
+    last_rolls = {source.sample(rng)[-1].roll for _ in range(200)}
+    assert last_rolls == {"0", "9", "5", "whole"}
