@@ -72,3 +72,17 @@ def test_edge_text_sits_beside_the_counter_and_leaves_it_untouched():
         added = out.shape[1] - w
         as_left, as_right = out[:, added:], out[:, :w]  # the counter, if the text went left / right
         assert np.array_equal(as_left, counter) or np.array_equal(as_right, counter)
+
+
+def test_washout_band_fades_the_digits_under_it_and_no_others():
+    from model.synth.augment import _washout_band
+
+    rng = np.random.default_rng(5)
+    stripes = np.zeros((40, 400, 3), np.float32)
+    stripes[:, ::4] = 200.0  # high contrast everywhere
+    for _ in range(20):
+        out = _washout_band(rng, stripes)
+        cells = out[0, :, 0].reshape(-1, 4)  # one lit column in every 4
+        per_cell = cells.max(axis=1) - cells.min(axis=1)
+        assert per_cell.min() < 0.7 * 200 and (per_cell == 200).any()  # faded under it, intact beside it
+        assert out.min() >= 0 and out.max() <= 255
