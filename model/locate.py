@@ -74,8 +74,15 @@ class Letterbox:
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """(N, 2) float points in locator-input pixels -> photo pixels."""
-        offset = np.array([self.offset_x, self.offset_y], dtype=np.float32)
-        return ((points - offset) / self.scale).astype(np.float32)
+        return ((points - self._offset) / self.scale).astype(np.float32)
+
+    def to_view(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2) float points in photo pixels -> locator-input pixels (training targets)."""
+        return (points * self.scale + self._offset).astype(np.float32)
+
+    @property
+    def _offset(self) -> np.ndarray:
+        return np.array([self.offset_x, self.offset_y], dtype=np.float32)
 
 
 def letterbox_grey(image: np.ndarray, size: int = DEFAULT_INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:

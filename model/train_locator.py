@@ -101,10 +101,7 @@ def _first_pass_guess(rng: np.random.Generator, quad: np.ndarray) -> tuple[np.nd
 
 def _in_view(quad: np.ndarray | None, view) -> np.ndarray:
     """A photo quad in the locator input's pixels ((4, 2) float32); NaNs when there is none."""
-    if quad is None:
-        return np.full((4, 2), np.nan, np.float32)
-    offset = np.array([view.offset_x, view.offset_y], np.float32)
-    return (quad * view.scale + offset).astype(np.float32)
+    return np.full((4, 2), np.nan, np.float32) if quad is None else view.to_view(quad)
 
 
 def rendered_set(run_dir: Path, seed: int, count: int, size: int, workers: int,
