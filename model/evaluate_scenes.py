@@ -30,20 +30,21 @@ from model.pipeline import (
 )
 from model.read_crops import read_crops
 from model.rectify import rectify
-from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS, render_scene
+from model.synth.scenes import COUNTER_SHARE, METER_KINDS, NEGATIVE_KINDS, render_scene
 
 HELD_OUT_SEED = 20261121
 DEFAULT_SIZES = ((640, 480), (1024, 768), (1600, 1200), (480, 640))
 MAX_BYTES, MAX_PIXELS = 40 * 1024 * 1024, 50_000_000
 
 
-def scene_photos(seed: int, count: int, kinds: tuple[str, ...], sizes, max_rotation: float):
+def scene_photos(seed: int, count: int, kinds: tuple[str, ...], sizes, max_rotation: float,
+                 counter_share: tuple[float, float] = COUNTER_SHARE):
     """Yield (kind, JPEG bytes, label, quad in the original photo's pixels, original width)."""
     for index in range(count):
         rng = np.random.default_rng([seed, index, len(kinds)])
         kind = kinds[index % len(kinds)]
         width, height = sizes[int(rng.integers(len(sizes)))]
-        scene = render_scene(rng, width, height, kind=kind, max_rotation=max_rotation)
+        scene = render_scene(rng, width, height, kind=kind, max_rotation=max_rotation, counter_share=counter_share)
         ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
         yield kind, encoded.tobytes(), scene.label, scene.quad, width
 
@@ -123,14 +124,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", type=Path, default=Path(__file__).parent / "shipped")
     parser.add_argument("--max-rotation", type=float, default=90.0)
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
+    parser.add_argument("--counter-share", default=",".join(f"{v:g}" for v in COUNTER_SHARE),
+                        help="the counter window's width / the photo's, low,high (close-ups: 0.4,0.75)")
     args = parser.parse_args(argv)
     from model.runtime import (
         load_models,  # TensorFlow only once the arguments are valid
     )
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
+    share = tuple(float(v) for v in args.counter_share.split(","))
     models = load_models(args.model_dir)
-    tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation))
+    tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share))
     negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation))
     summary = summarise({**tallies, **negatives})
     summary["model_version"] = models.version

@@ -20,6 +20,7 @@ from model.synth.windows import colour, stamp_digits
 
 METER_KINDS = ("water", "gas", "lcd")
 NEGATIVE_KINDS = ("blank", "dark", "clutter", "no_counter")
+COUNTER_SHARE = (0.15, 0.4)  # the counter window's width / the photo's, in field photos
 _PLATES = {"water": draw_water_plate, "gas": draw_gas_plate, "lcd": draw_lcd_plate}
 
 
@@ -32,8 +33,10 @@ class Scene:
 
 
 def render_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
-                 kind: str | None = None, max_rotation: float = 90.0) -> Scene:
-    """One random photo of `kind` (a meter kind by default, chosen at random)."""
+                 kind: str | None = None, max_rotation: float = 90.0,
+                 counter_share: tuple[float, float] = COUNTER_SHARE) -> Scene:
+    """One random photo of `kind` (a meter kind by default, chosen at random), its counter
+    window `counter_share` (low, high) of the photo's width."""
     kind = kind or str(rng.choice(METER_KINDS))
     if kind in ("blank", "dark"):
         return Scene(_empty_photo(rng, width, height, dark=kind == "dark"), None, None, kind)
@@ -42,7 +45,7 @@ def render_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
         _scatter_digits(rng, image)
         return Scene(camera_effects(rng, image), None, None, kind)
     meter_kind = str(rng.choice(METER_KINDS)) if kind == "no_counter" else kind
-    counter_width = width * rng.uniform(0.15, 0.4)
+    counter_width = width * rng.uniform(*counter_share)
     plate = _PLATES[meter_kind](rng, counter_width, with_counter=kind != "no_counter")
     homography = _placement(rng, plate, width, height, max_rotation)
     image = _composite(image, plate.image, homography)
