@@ -149,7 +149,8 @@ def export_locator(model, out_dir: Path, state: dict) -> Path:
     tf.saved_model.save(module, str(out_dir), signatures={"serving_default": serve})
     best = state.get("best") or {}
     metadata = {
-        "version": f"locator-{datetime.now(timezone.utc):%Y%m%d}-s{best.get('step', state['step'])}",
+        "version": f"locator-{datetime.now(timezone.utc):%Y%m%d}-s{best.get('step', state['step'])}"
+                   + (f"-after-{Path(state['started_from']).parent.name}" if "started_from" in state else ""),
         "input_size": size, "stride": STRIDE, "map_channels": MAP_CHANNELS,
         "geometry_scale": GEOMETRY_SCALE, "score_threshold": SCORE_THRESHOLD, "min_score": MIN_SCORE,
         "metrics": {"validation_iou50": best.get("iou50"), "validation_false_finds": best.get("false_finds"),

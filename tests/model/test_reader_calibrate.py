@@ -61,3 +61,16 @@ def test_alignment_and_report():
     assert report.accepted_share == 0.5 and report.accepted_error == 0.5
     assert report.confusion["2"]["3"] == 1 and report.confusion["5"][GAP] == 2
     assert report.status_counts == {"accepted": 2, "review": 1, "unreadable": 1}
+
+
+def test_the_threshold_needs_evidence_not_just_a_low_measured_risk():
+    confidences = np.linspace(1, 0, 1000)
+    correct = np.ones(1000, bool)
+    correct[[250, 500, 999]] = False  # 0.3% measured on 1000: within 0.5%, but little evidence
+    assert choose_threshold(confidences, correct, z=0.0).coverage == 1.0
+    bounded = choose_threshold(confidences, correct)
+    assert bounded.coverage < 1.0 and bounded.risk_upper_bound <= 0.005
+    # with ten times the evidence at the same measured risk, the bound lets it all through
+    many = np.ones(10000, bool)
+    many[5::334] = False  # 0.3% again
+    assert choose_threshold(np.linspace(1, 0, 10000), many).coverage == pytest.approx(1.0, abs=0.01)
