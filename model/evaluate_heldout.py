@@ -36,18 +36,16 @@ def real_counter_set(data_dir: Path, split: str, count: int, seed: int, *,
     return source.fixed_set(count, seed)
 
 
-def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6, *,
-                         carry_consistent: bool = True) -> dict:
-    """Where the real errors are: `count` test counters of `digits` crops, read constrained to
-    `digits`, and each crop's error rate by how far its drum had rolled (the tenth of its `label`
-    d.t; "whole" for old integer labels). A crop at d.9 shows d+1 barely off centre yet reads d;
+def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6) -> dict:
+    """Where the real errors are: `count` carry-consistent test counters of `digits` crops, read
+    constrained to `digits`, and each crop's error rate by how far its drum had rolled (the tenth
+    of its `label` d.t; "whole" for old integer labels). A crop at d.9 shows d+1 barely off centre yet reads d;
     only the drum to its right (a 9) can tell, so errors there measure the floor convention at
     its edge, not illegible digits."""
     from model.read_crops import read_crops
     from model.real_digits import RealCounterSource, compose_counter
 
     source = RealCounterSource.from_data_dir(data_dir, "test", lengths=(digits, digits))
-    source.carry_consistent = carry_consistent
     rng = np.random.default_rng(seed)
     counters = [source.sample(rng) for _ in range(count)]
     images = [compose_counter(rng, [c.image for c in picks], augment=False) for picks in counters]
