@@ -1,6 +1,6 @@
 """Choose the accept threshold from the risk-coverage curve on held-out data.
 
-    python -m model.calibrate --model-dir model/shipped [--count 2000]
+    python -m model.calibrate --model-dir model/shipped [--count 6000]
 
 Readings are sorted by confidence; accepting the top k gives coverage k/N and risk (errors among
 the accepted) e_k/k. The threshold is the confidence of the largest k whose risk is within the
