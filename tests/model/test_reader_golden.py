@@ -71,3 +71,19 @@ def test_eval_command_scores_crops_and_saves_the_risk_coverage_plot(tmp_path):
     assert exact >= 75  # clean synthetic counters: nearly all read right
     assert f"risk-coverage plot: {plot}" in result.output
     assert cv2.imread(str(plot)) is not None
+
+
+@pytest.mark.data
+def test_real_phcn_lcd_crops_never_accepted_wrong(shipped):
+    """The real LCD smoke test: no wrong reading is ever accepted, and the ones read right stay
+    right (6 of 11 with reader-1.2 and reader-1.3; the rest lose their last digit to glare)."""
+    if not PHCN.is_dir():
+        pytest.skip("no ../shared/data/phcn_lcd_crops")
+    from model.evaluate_heldout import phcn_set
+    from model.read_crops import read_crops
+
+    items = phcn_set(PHCN.parent)
+    readings = read_crops([image for image, _ in items], shipped)
+    right = sum(r.reading == label for (_, label), r in zip(items, readings))
+    assert not [r for (_, label), r in zip(items, readings) if r.status.value == "accepted" and r.reading != label]
+    assert right >= 6

@@ -1,9 +1,12 @@
 """Counters composed from real digit crops follow the odometer: a drum about to carry (d.9) only
-ever sits left of a 9. Built from tiny stand-in crops, so it runs without ../shared."""
+ever sits left of a 9. Built from tiny stand-in crops, so they run without ../shared; the `data`
+test checks the real crops' splits and composition when ../shared/data is there."""
 
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from model.real_digits import DigitCrop, RealCounterSource
 
@@ -48,3 +51,22 @@ def test_every_roll_still_appears_at_the_last_drum():
     source = _source(carry_consistent=True)
     last_rolls = {source.sample(rng)[-1].roll for _ in range(200)}
     assert last_rolls == {"0", "9", "5", "whole"}
+
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.data
+def test_real_splits_share_no_crop_and_compose_carry_consistent():
+    from model.real_digits import HAVERLAND, load_crop_table
+
+    if not (DATA / HAVERLAND).is_dir():
+        pytest.skip("no ../shared/data/haverland_digits")
+    splits = {name: {row["sha1"] for row in load_crop_table(DATA, name)} for name in ("train", "val", "test")}
+    assert all(splits.values())
+    assert not (splits["train"] & splits["val"] or splits["train"] & splits["test"] or splits["val"] & splits["test"])
+    source = RealCounterSource.from_data_dir(DATA, "val", lengths=(5, 8))
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        picks = source.sample(rng)
+        assert all(right.digit == 9 for left, right in pairwise(picks) if left.about_to_carry)
