@@ -3,7 +3,7 @@
     nice -n 10 python -m model.train_locator --run-dir runs/locator --scenes 20000 --steps 6000
     nice -n 15 python -m model.train_locator --run-dir runs/locator3 --scenes 12000 --zoomed-scenes 2000 --steps 11000
     nice -n 10 python -m model.train_locator --run-dir runs/locator4 --init-weights runs/locator3/best.weights.h5 \
-        --scenes 12000 --zoomed-scenes 5000 --zoomed-share 0.6 --steps 5000 --lr 5e-4
+        --scenes 24000 --zoomed-scenes 11000 --steps 6000 --lr 5e-4
     python -m model.train_locator --run-dir runs/locator --export-only --export-dir model/shipped/locator
 
 The locator sees two kinds of view at serving time (model/locate.py), and learns from both:
@@ -81,7 +81,7 @@ def _render_zoomed(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.
     scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0, counter_share=_counter_share(rng))
     if scene.quad is None:  # a first pass fooled by a label or a pipe: somewhere, some size
         centre = rng.uniform([0, 0], [width, height])
-        side = width * rng.uniform(0.15, 0.4) / REFINE_FRACTION
+        side = width * rng.uniform(*COUNTER_SHARE) / REFINE_FRACTION
     else:
         centre, side = _first_pass_guess(rng, scene.quad)
     square, view = zoom_square(scene.image, centre, side, size)
