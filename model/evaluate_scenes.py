@@ -1,13 +1,15 @@
 """Held-out whole-photo evaluation: does the pipeline find and read the counter?
 
     python -m model.evaluate_scenes --count 500 [--negatives 100] [--model-dir model/shipped]
+        [--counter-share 0.4,0.75] [--real-digits ../shared/data]
 
 Renders scenes from a seed neither training nor validation used, sends each through the path a
 worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
 the share of photos whose located window overlaps the true one with IoU >= 0.5, exact-match of
 the reading (and, to split the blame, of the reading from the true window), the status mix and the error rate among `accepted`, per meter kind; and for photos
 without a counter (blank, dark, clutter, meter with no counter in view) how many were accepted,
-which must be zero.
+which must be zero. With --real-digits the water and gas meters' windows show counters composed
+from real digit crops the models never trained on, a step closer to a real photo.
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ MAX_BYTES, MAX_PIXELS = 40 * 1024 * 1024, 50_000_000
 
 
 def scene_photos(seed: int, count: int, kinds: tuple[str, ...], sizes, max_rotation: float,
-                 counter_share: tuple[float, float] = COUNTER_SHARE):
-    """Yield (kind, JPEG bytes, label, quad in the original photo's pixels, original width)."""
+                 counter_share: tuple[float, float] = COUNTER_SHARE, drum_counters=None):
+    """Yield (kind, JPEG bytes, label, quad in the original photo's pixels, original width).
+    `drum_counters` as in render_scene (real-digit counters in the drum meters' windows)."""
     for index in range(count):
         rng = np.random.default_rng([seed, index, len(kinds)])
         kind = kinds[index % len(kinds)]
         width, height = sizes[int(rng.integers(len(sizes)))]
-        scene = render_scene(rng, width, height, kind=kind, max_rotation=max_rotation, counter_share=counter_share)
+        scene = render_scene(rng, width, height, kind=kind, max_rotation=max_rotation, counter_share=counter_share,
+                             drum_counters=drum_counters)
         ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
         yield kind, encoded.tobytes(), scene.label, scene.quad, width
 
@@ -116,6 +120,16 @@ def _rates(tally: Counter) -> dict:
             "statuses": {k[7:]: v for k, v in tally.items() if k.startswith("status_")}}
 
 
+def _real_test_counters(data_dir: Path):
+    """Counters of 5-8 real test-split crops, carry-consistent, not augmented (the scene's camera
+    effects apply on top): crops neither the reader nor the locator trained on."""
+    from model.real_digits import RealCounterSource
+
+    source = RealCounterSource.from_data_dir(data_dir, "test", lengths=(5, 8))
+    source.augment = False
+    return source
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=300, help="photos with a counter")
@@ -126,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
     parser.add_argument("--counter-share", default=",".join(f"{v:g}" for v in COUNTER_SHARE),
                         help="the counter window's width / the photo's, low,high (close-ups: 0.4,0.75)")
+    parser.add_argument("--real-digits", type=Path, metavar="DATA_DIR",
+                        help="fill the water and gas meters' windows with counters composed from the real "
+                             "digit crops of the test split (DATA_DIR/haverland_digits, e.g. ../shared/data)")
     args = parser.parse_args(argv)
     from model.runtime import (
         load_models,  # TensorFlow only once the arguments are valid
@@ -133,8 +150,10 @@ def main(argv: list[str] | None = None) -> None:
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     share = tuple(float(v) for v in args.counter_share.split(","))
+    drum_counters = _real_test_counters(args.real_digits) if args.real_digits else None
     models = load_models(args.model_dir)
-    tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share))
+    tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,
+                                            drum_counters))
     negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation))
     summary = summarise({**tallies, **negatives})
     summary["model_version"] = models.version

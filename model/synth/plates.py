@@ -1,9 +1,11 @@
 """Meter plates for whole-photo scenes: the face a camera sees, with its counter window.
 
 Each `draw_*_plate` returns a BGRA plate drawn at its final pixel scale (the counter window is
-`counter_width` px long), the true reading, and the window's quad in plate pixels. Plates carry
-what real meters carry around the counter: serial numbers and model codes printed in digits much
-like the counter's, pointer dials, "m3"/"kWh" marks and OBIS codes.
+`counter_width` px long), the true reading, and the window's quad in plate pixels. The window
+shows a rendered counter (model/synth/counters.py, lcd.py) unless the caller passes one, e.g.
+composed from real digit crops. Plates carry what real meters carry around the counter: serial
+numbers and model codes printed in digits much like the counter's, pointer dials, "m3"/"kWh"
+marks and OBIS codes.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ class Plate:
     label: str | None  # the true reading: digits only, leading zeros kept
 
 
-def _counter_patch(rng, counter_width: float, digits: int) -> tuple[np.ndarray, str]:
-    patch, label = sample_drum_counter(rng, digits)
+CounterWindow = tuple[np.ndarray, str]  # a counter window drawn elsewhere: (BGR uint8 image, its reading)
+
+
+def _counter_patch(rng, counter_width: float, digits: int, counter: CounterWindow | None) -> tuple[np.ndarray, str]:
+    patch, label = counter if counter is not None else sample_drum_counter(rng, digits)
     height = max(6, round(patch.shape[0] * counter_width / patch.shape[1]))
     interpolation = cv2.INTER_AREA if counter_width < patch.shape[1] else cv2.INTER_CUBIC
     return cv2.resize(patch, (round(counter_width), height), interpolation=interpolation), label
@@ -55,10 +60,13 @@ def _serial(rng, plate, x, y, height, ink) -> None:
     stamp_digits(plate, digits, x, y, int(height), ink, int(rng.integers(len(font_paths()))))
 
 
-def _codes(rng, plate, x, y, height, ink, count) -> None:
+def _codes(rng, plate, x, y, height, ink, count, upward: bool = False) -> None:
+    """`count` lines of model codes, the first with its baseline at y, the others stacked below
+    it, or above it when `upward` (codes printed above a counter window must stay off it)."""
+    step = -1.6 * height if upward else 1.6 * height
     for i in range(count):
         text = str(rng.choice(MODEL_CODES))
-        cv2.putText(plate, text, (int(x), int(y + i * height * 1.6)), HERSHEY[int(rng.integers(4))],
+        cv2.putText(plate, text, (int(x), int(y + i * step)), HERSHEY[int(rng.integers(4))],
                     height / 22, ink, max(1, int(height // 14)), cv2.LINE_AA)
 
 
@@ -76,7 +84,8 @@ def _pointer_dial(rng, plate, centre, radius) -> None:
     cv2.line(plate, (cx, cy), tip, (30, 30, 200), max(1, int(radius // 6)), cv2.LINE_AA)
 
 
-def draw_water_plate(rng: np.random.Generator, counter_width: float, with_counter: bool = True) -> Plate:
+def draw_water_plate(rng: np.random.Generator, counter_width: float, with_counter: bool = True,
+                     counter: CounterWindow | None = None) -> Plate:
     """A round water-meter dial: rim, face, drum window above centre, pointer dials, serial."""
     radius = counter_width / (2 * rng.uniform(0.35, 0.62))
     rim = radius * rng.uniform(0.06, 0.16)
@@ -86,7 +95,7 @@ def draw_water_plate(rng: np.random.Generator, counter_width: float, with_counte
     cv2.circle(plate, centre, int(radius + rim), (*colour(rng, 20, 160), 255), -1, cv2.LINE_AA)
     cv2.circle(plate, centre, int(radius), (*colour(rng, 170, 250), 255), -1, cv2.LINE_AA)
     cv2.circle(plate, centre, int(radius * 0.93), (*colour(rng, 30, 120), 255), 1, cv2.LINE_AA)
-    patch, label = _counter_patch(rng, counter_width, int(rng.integers(5, 9)))
+    patch, label = _counter_patch(rng, counter_width, int(rng.integers(5, 9)), counter)
     x = int(centre[0] - counter_width / 2)
     y = int(centre[1] - radius * rng.uniform(0.15, 0.5) - patch.shape[0] / 2)
     quad = _paste(plate, patch, x, y) if with_counter else None
@@ -94,7 +103,7 @@ def draw_water_plate(rng: np.random.Generator, counter_width: float, with_counte
     digit_h = max(5, int(patch.shape[0] * rng.uniform(0.35, 0.9)))
     _serial(rng, plate, x + counter_width * rng.uniform(-0.1, 0.2), y + patch.shape[0] * 1.4, digit_h, ink)
     _codes(rng, plate, centre[0] - radius * 0.6, y - patch.shape[0] * 0.4, digit_h * 0.8, ink,
-           int(rng.integers(0, 3)))
+           int(rng.integers(0, 3)), upward=True)
     for i in range(int(rng.integers(0, 5))):
         angle = np.pi * (0.65 + 0.7 * i / 4)
         spot = (centre[0] + radius * 0.55 * np.sin(angle), centre[1] - radius * 0.55 * np.cos(angle))
@@ -102,9 +111,10 @@ def draw_water_plate(rng: np.random.Generator, counter_width: float, with_counte
     return Plate(plate, quad, label if with_counter else None)
 
 
-def draw_gas_plate(rng: np.random.Generator, counter_width: float, with_counter: bool = True) -> Plate:
+def draw_gas_plate(rng: np.random.Generator, counter_width: float, with_counter: bool = True,
+                   counter: CounterWindow | None = None) -> Plate:
     """A rectangular gas/water meter front: counter window, 'm3', codes, serial and a barcode."""
-    patch, label = _counter_patch(rng, counter_width, int(rng.integers(5, 9)))
+    patch, label = _counter_patch(rng, counter_width, int(rng.integers(5, 9)), counter)
     width = int(counter_width / rng.uniform(0.45, 0.8))
     height = max(int(width * rng.uniform(0.6, 1.1)), int(patch.shape[0] * 3) + 16)
     plate = np.zeros((height, width, 4), np.uint8)

@@ -10,12 +10,13 @@ visible) have quad None.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from model.synth.plates import Plate, draw_gas_plate, draw_lcd_plate, draw_water_plate
+from model.synth.plates import CounterWindow, Plate, draw_gas_plate, draw_lcd_plate, draw_water_plate
 from model.synth.windows import colour, stamp_digits
 
 METER_KINDS = ("water", "gas", "lcd")
@@ -34,9 +35,12 @@ class Scene:
 
 def render_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
                  kind: str | None = None, max_rotation: float = 90.0,
-                 counter_share: tuple[float, float] = COUNTER_SHARE) -> Scene:
+                 counter_share: tuple[float, float] = COUNTER_SHARE,
+                 drum_counters: Callable[[np.random.Generator], CounterWindow] | None = None) -> Scene:
     """One random photo of `kind` (a meter kind by default, chosen at random), its counter
-    window `counter_share` (low, high) of the photo's width."""
+    window `counter_share` (low, high) of the photo's width. `drum_counters` (rng -> (image,
+    reading)), when given, fills the water and gas meters' windows instead of rendered drums,
+    e.g. model.real_digits.RealCounterSource: counters made of real digit crops."""
     kind = kind or str(rng.choice(METER_KINDS))
     if kind in ("blank", "dark"):
         return Scene(_empty_photo(rng, width, height, dark=kind == "dark"), None, None, kind)
@@ -46,7 +50,10 @@ def render_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
         return Scene(camera_effects(rng, image), None, None, kind)
     meter_kind = str(rng.choice(METER_KINDS)) if kind == "no_counter" else kind
     counter_width = width * rng.uniform(*counter_share)
-    plate = _PLATES[meter_kind](rng, counter_width, with_counter=kind != "no_counter")
+    if drum_counters is not None and meter_kind != "lcd" and kind != "no_counter":
+        plate = _PLATES[meter_kind](rng, counter_width, counter=drum_counters(rng))
+    else:
+        plate = _PLATES[meter_kind](rng, counter_width, with_counter=kind != "no_counter")
     homography = _placement(rng, plate, width, height, max_rotation)
     image = _composite(image, plate.image, homography)
     quad = None if plate.quad is None else _transform(plate.quad, homography)

@@ -13,7 +13,7 @@ from model.locator_targets import quad_geometry
 from model.rectify import rectify
 from model.samples import write_samples
 from model.synth import scenes
-from model.synth.plates import Plate
+from model.synth.plates import Plate, draw_gas_plate, draw_water_plate
 from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS, render_scene
 
 BLUE, RED = (255, 0, 0), (0, 0, 255)
@@ -63,6 +63,25 @@ def test_counter_width_and_rotation_ranges():
         angles.append(np.degrees(angle))
     assert 0.1 <= min(lengths) and max(lengths) <= 0.45
     assert max(np.abs(angles)) <= 91 and max(np.abs(angles)) > 30  # some are turned a lot
+
+
+@pytest.mark.parametrize("draw", [draw_water_plate, draw_gas_plate])
+def test_nothing_is_printed_over_the_counter_window(draw):
+    """Serials and model codes sit around the window, never on it: a plain grey counter passed
+    in must come out of the plate untouched."""
+    for seed in range(40):
+        grey = np.full((40, 200, 3), 97, np.uint8)
+        plate = draw(np.random.default_rng(seed), 160.0, counter=(grey, "123456"))
+        (x0, y0), (x1, y1) = plate.quad[0].astype(int), plate.quad[2].astype(int)
+        assert plate.label == "123456"
+        assert (plate.image[y0:y1, x0:x1, :3] == 97).all(), f"seed {seed}: something drawn over the window"
+
+
+def test_scenes_can_show_counters_drawn_elsewhere():
+    counter = (np.full((30, 150, 3), 200, np.uint8), "0042")
+    scene = render_scene(np.random.default_rng(4), 640, 480, kind="gas", drum_counters=lambda rng: counter)
+    lcd = render_scene(np.random.default_rng(4), 640, 480, kind="lcd", drum_counters=lambda rng: counter)
+    assert scene.label == "0042" and lcd.label != "0042"  # LCD meters keep their rendered display
 
 
 @pytest.mark.parametrize("kind", NEGATIVE_KINDS)
