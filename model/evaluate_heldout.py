@@ -4,8 +4,9 @@
 
 Sets: counters composed from haverland 'test' crops (5-8 digits, never trained on), carry-consistent
 like a real odometer and, for comparison, from independent crops (see model.real_digits); held-out
-synthetic drums and LCDs (fresh seeds, field augmentations on), the 11 real PHCN LCD crops; and
-the signature's speed at batch 64 and the model's load time.
+synthetic drums and LCDs (fresh seeds, field augmentations on), the 11 real PHCN LCD crops; the
+real and synthetic drum counters again at SMALL_HEIGHT pixels high, as a far or small photo shows
+them; and the signature's speed at batch 64 and the model's load time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import csv
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -24,16 +25,31 @@ from model.evaluate import EvalReport, score_readings
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 PHCN = "phcn_lcd_crops"
+SMALL_HEIGHT = 16  # pixels: a counter 15% of a 640 px photo's width, 6-8 digits long
+_REAL_SOURCES: dict = {}  # (data dir, split) -> RealCounterSource
+
+
+def real_source(data_dir: Path, split: str):
+    """The split's crops, loaded once per process (evaluation composes several sets from them)."""
+    from model.real_digits import RealCounterSource
+
+    key = (str(data_dir), split)
+    if key not in _REAL_SOURCES:
+        _REAL_SOURCES[key] = RealCounterSource.from_data_dir(data_dir, split, lengths=(5, 8))
+    return _REAL_SOURCES[key]
 
 
 def real_counter_set(data_dir: Path, split: str, count: int, seed: int, *,
                      carry_consistent: bool = True) -> list[tuple[np.ndarray, str]]:
     """`count` counters (5-8 digits) composed, without augmentation, from one split's crops."""
-    from model.real_digits import RealCounterSource
-
-    source = RealCounterSource.from_data_dir(data_dir, split, lengths=(5, 8))
-    source.augment, source.carry_consistent = False, carry_consistent
+    source = replace(real_source(data_dir, split), augment=False, carry_consistent=carry_consistent)
     return source.fixed_set(count, seed)
+
+
+def shrunk(items: list[tuple[np.ndarray, str]], height: int) -> list[tuple[np.ndarray, str]]:
+    """The same counters as a far or small photo shows them: `height` pixels high."""
+    return [(cv2.resize(image, (max(8, round(image.shape[1] * height / image.shape[0])), height),
+                        interpolation=cv2.INTER_AREA), label) for image, label in items]
 
 
 def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6) -> dict:
@@ -43,9 +59,9 @@ def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: 
     only the drum to its right (a 9) can tell, so errors there measure the floor convention at
     its edge, not illegible digits."""
     from model.read_crops import read_crops
-    from model.real_digits import RealCounterSource, compose_counter
+    from model.real_digits import compose_counter
 
-    source = RealCounterSource.from_data_dir(data_dir, "test", lengths=(digits, digits))
+    source = replace(real_source(data_dir, "test"), lengths=(digits, digits))
     rng = np.random.default_rng(seed)
     counters = [source.sample(rng) for _ in range(count)]
     images = [compose_counter(rng, [c.image for c in picks], augment=False) for picks in counters]
@@ -118,10 +134,12 @@ def run(args) -> dict:
     results["crops_per_second_batch64"] = round(measure_speed(models))
     sets = {"synthetic_drums": synthetic_set("drums", args.synthetic_count, 777),
             "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778)}
+    sets[f"synthetic_drums_{SMALL_HEIGHT}px_high"] = shrunk(sets["synthetic_drums"], SMALL_HEIGHT)
     if (args.data_dir / "haverland_digits").is_dir():
         sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, 4242)
         sets["real_test_independent_crops"] = real_counter_set(args.data_dir, "test", args.count, 4242,
                                                                carry_consistent=False)
+        sets[f"real_test_{SMALL_HEIGHT}px_high"] = shrunk(sets["real_test"], SMALL_HEIGHT)
     if (args.data_dir / PHCN).is_dir():
         sets["phcn_lcd"] = phcn_set(args.data_dir)
     for name, items in sets.items():

@@ -53,6 +53,15 @@ def test_every_roll_still_appears_at_the_last_drum():
     assert last_rolls == {"0", "9", "5", "whole"}
 
 
+def test_whole_photo_scenes_can_show_real_counters():
+    from model.synth.scenes import render_scene
+
+    source = _source(carry_consistent=True)
+    for seed in range(4):
+        scene = render_scene(np.random.default_rng(seed), 640, 480, kind="water", drum_counters=source)
+        assert scene.label.isdigit() and 5 <= len(scene.label) <= 8 and scene.quad is not None
+
+
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
