@@ -8,8 +8,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SMALL_WINDOW_HEIGHT = (11.0, 24.0)  # pixels, the counter window's height in a photo's decoded pixels
-
 
 def perspective(rng, image: np.ndarray, strength: float = 0.06) -> np.ndarray:
     """Small rotation/perspective, as a slightly misaligned crop from the locator would be.
@@ -126,18 +124,6 @@ def dirt_and_occlusion(rng, image: np.ndarray) -> np.ndarray:
     return out
 
 
-def small_window(rng, image: np.ndarray) -> np.ndarray:
-    """A counter far from the camera or in a small photo: the window is only SMALL_WINDOW_HEIGHT
-    pixels high where the pipeline cuts it out, and the reader's input step scales it back up.
-    (reader-1.3 read 90% of real test counters at 24 px, 60% at 14 px.) Returns the small image."""
-    h, w = image.shape[:2]
-    scale = rng.uniform(*SMALL_WINDOW_HEIGHT) / h
-    if scale >= 1.0:
-        return image
-    size = (max(8, round(w * scale)), max(4, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
 def blur_noise_jpeg(rng, image: np.ndarray) -> np.ndarray:
     """Defocus/motion blur, sensor noise, down-up sampling and JPEG artefacts."""
     out = image
@@ -162,7 +148,7 @@ def augment_counter(rng: np.random.Generator, image: np.ndarray, strength: float
     `strength` in [0,1] scales how often each one is applied."""
     steps = (
         (0.15, edge_text), (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light),
-        (0.25, low_contrast), (0.4, dirt_and_occlusion), (0.3, small_window), (0.9, blur_noise_jpeg),
+        (0.25, low_contrast), (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
     )
     for probability, step in steps:
         if rng.random() < probability * strength:

@@ -1,6 +1,5 @@
 """Synthetic counter generator: labels follow the odometer/floor rule, lengths, digit balance."""
 
-import cv2
 import numpy as np
 import pytest
 
@@ -87,18 +86,3 @@ def test_washout_band_fades_the_digits_under_it_and_no_others():
         per_cell = cells.max(axis=1) - cells.min(axis=1)
         assert per_cell.min() < 0.7 * 200 and (per_cell == 200).any()  # faded under it, intact beside it
         assert out.min() >= 0 and out.max() <= 255
-
-
-def test_small_window_keeps_the_aspect_and_lands_in_the_height_range():
-    from model.synth.augment import SMALL_WINDOW_HEIGHT, small_window
-
-    rng = np.random.default_rng(2)
-    counter, _ = sample_lcd_counter(rng, 6)
-    counter = cv2.resize(counter, (counter.shape[1] * 2, counter.shape[0] * 2))
-    for _ in range(20):
-        out = small_window(rng, counter)
-        low, high = SMALL_WINDOW_HEIGHT
-        assert out.dtype == np.uint8 and round(low) <= out.shape[0] <= round(high)
-        assert abs(out.shape[1] / out.shape[0] - counter.shape[1] / counter.shape[0]) < 0.5
-    tiny = counter[:9]
-    assert small_window(rng, tiny) is tiny  # already smaller than a far window: left alone
