@@ -46,6 +46,12 @@ def load_crop_table(data_dir: Path, split: str) -> list[dict]:
     return rows
 
 
+# Tenths (the t of label d.t) at which a drum is visibly on its way to d + 1, not just resting a
+# little off centre: from 3 (rolling_3to7 in labels.csv) up to 9, which already shows d + 1
+# almost centred and reads d only because the drum to its right has not yet passed 9 -> 0.
+ROLLING = frozenset("3456789")
+
+
 @dataclass(frozen=True)
 class DigitCrop:
     image: np.ndarray  # BGR uint8
@@ -53,22 +59,22 @@ class DigitCrop:
     roll: str  # tenths rolled towards digit + 1 (the t of label d.t); "whole" for old integer labels
 
     @property
-    def about_to_carry(self) -> bool:
-        """A drum at d.9 already shows d + 1 almost centred; it reads d only because the drum to
-        its right has not yet passed 9 -> 0."""
-        return self.roll == "9"
+    def rolling(self) -> bool:
+        """Caught between d and d + 1 (see ROLLING)."""
+        return self.roll in ROLLING
 
 
 @dataclass
 class RealCounterSource:
     """A counter source (rng -> (BGR uint8 image, label)) over one split's crops.
 
-    Counters are carry-consistent by default: a crop at d.9 is only placed left of a drum that
-    reads 9. On a real odometer a drum can only be about to carry while the drum to its right is
-    passing 9 -> 0 (whether the drums turn continuously or only at the carry), and the reading is
-    floor(meter value) (DESIGN.md), so that right-hand 9 is what tells a d.9 drum from a freshly
-    arrived (d+1).0 one, which look alike. Independent crops (`carry_consistent=False`) make
-    counters no meter can show, where a centred digit is d or d - 1 at random."""
+    Counters are carry-consistent by default, like a real odometer: a rolling crop (d.3 to d.9)
+    is the last drum or sits left of a drum that reads 9. A drum other than the last turns only
+    while the drum to its right passes 9 -> 0 (DESIGN.md; whether the drums turn continuously
+    or only at the carry), so every other drum rests on a digit. The reading is floor(meter
+    value), and that right-hand 9 is also what tells a d.9 drum from a freshly arrived (d+1).0
+    one, which look alike. Independent crops (`carry_consistent=False`) make counters no meter
+    can show: half-turned drums anywhere, and a centred digit that is d or d - 1 at random."""
 
     crops: dict[str, list[list[DigitCrop]]]  # meter_type -> digit -> crops
     type_weights: dict[str, float]
@@ -88,14 +94,14 @@ class RealCounterSource:
             digit = int(row["digit_floor"])
             roll = row["label"].split(".")[1] if "." in row["label"] else "whole"
             crops.setdefault(row["meter_type"], [[] for _ in range(10)])[digit].append(DigitCrop(image, digit, roll))
-        # a type must offer every digit settled (not about to carry), else balanced, carry-consistent
+        # a type must offer every digit at rest (not rolling), else balanced, carry-consistent
         # sampling is impossible for it
-        crops = {t: d for t, d in crops.items() if all(any(not c.about_to_carry for c in pool) for pool in d)}
+        crops = {t: d for t, d in crops.items() if all(any(not c.rolling for c in pool) for pool in d)}
         weights = {t: float(sum(map(len, d))) for t, d in crops.items()}
         return cls(crops, weights, lengths or DEFAULT_LENGTHS[split])
 
     def __post_init__(self):
-        self._settled = {t: [[c for c in pool if not c.about_to_carry] for pool in d] for t, d in self.crops.items()}
+        self._at_rest = {t: [[c for c in pool if not c.rolling] for pool in d] for t, d in self.crops.items()}
 
     def sample(self, rng: np.random.Generator) -> list[DigitCrop]:
         """One counter's crops, left to right: one meter type, digits uniform per position."""
@@ -107,7 +113,7 @@ class RealCounterSource:
         for k, digit in enumerate(digits):
             pool = self.crops[meter_type][digit]
             if self.carry_consistent and k + 1 < len(digits) and digits[k + 1] != 9:
-                pool = self._settled[meter_type][digit]
+                pool = self._at_rest[meter_type][digit]
             picks.append(pool[rng.integers(len(pool))])
         return picks
 

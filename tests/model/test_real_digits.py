@@ -1,5 +1,5 @@
-"""Counters composed from real digit crops follow the odometer: a drum about to carry (d.9) only
-ever sits left of a 9. Built from tiny stand-in crops, so they run without ../shared; the `data`
+"""Counters composed from real digit crops follow the odometer: a rolling drum (d.3 to d.9) is
+the last one or sits left of a 9. Built from tiny stand-in crops, so they run without ../shared; the `data`
 test checks the real crops' splits and composition when ../shared/data is there."""
 
 from itertools import pairwise
@@ -20,23 +20,23 @@ def _source(carry_consistent: bool) -> RealCounterSource:
                              carry_consistent=carry_consistent)
 
 
-def _carries_left_of(source: RealCounterSource, counters: int = 400) -> list[int]:
-    """The digit to the right of every about-to-carry crop that has a right neighbour."""
+def _rolling_left_of(source: RealCounterSource, counters: int = 400) -> list[int]:
+    """The digit to the right of every rolling crop that has a right neighbour."""
     rng = np.random.default_rng(7)
     right_digits = []
     for _ in range(counters):
         picks = source.sample(rng)
-        right_digits += [right.digit for left, right in pairwise(picks) if left.about_to_carry]
+        right_digits += [right.digit for left, right in pairwise(picks) if left.rolling]
     return right_digits
 
 
-def test_a_drum_about_to_carry_only_sits_left_of_a_nine():
-    right_digits = _carries_left_of(_source(carry_consistent=True))
+def test_a_rolling_drum_only_sits_left_of_a_nine():
+    right_digits = _rolling_left_of(_source(carry_consistent=True))
     assert right_digits and set(right_digits) == {9}
 
 
 def test_independent_crops_break_the_odometer():
-    assert set(_carries_left_of(_source(carry_consistent=False))) > {9}
+    assert set(_rolling_left_of(_source(carry_consistent=False))) > {9}
 
 
 def test_the_label_is_each_drums_floor_and_the_image_holds_every_crop():
@@ -78,4 +78,4 @@ def test_real_splits_share_no_crop_and_compose_carry_consistent():
     rng = np.random.default_rng(1)
     for _ in range(300):
         picks = source.sample(rng)
-        assert all(right.digit == 9 for left, right in pairwise(picks) if left.about_to_carry)
+        assert all(right.digit == 9 for left, right in pairwise(picks) if left.rolling)
