@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from producer.queue import TASK_NAME
 
 PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keys priority queues as QUEUE + sep + n
+PAGE = 1000  # queued messages read per LRANGE: a queue of a night's batches never sits in memory whole
 
 
 def batches_on_broker(app, queue: str) -> set[tuple[str, int]] | None:
@@ -25,9 +26,23 @@ def batches_on_broker(app, queue: str) -> set[tuple[str, int]] | None:
         channel = conn.default_channel
         client = channel.client
         keys = [queue, *(key.decode() for key in client.scan_iter(match=f"{queue}{PRIORITY_SEPARATOR}*"))]
-        waiting = [raw for key in keys for raw in client.lrange(key, 0, -1)]
+        waiting = set(_batch_refs(raw for key in keys for raw in _queued(client, key)))
         unacked = [_unacked_message(raw) for raw in client.hvals(channel.unacked_key)]
-    return set(_batch_refs(waiting)) | set(_batch_refs(unacked))
+    return waiting | set(_batch_refs(unacked))
+
+
+def _queued(client, key: str) -> Iterable[bytes]:
+    """The messages of one Redis list, a page at a time, from the end new tasks are pushed to.
+    Workers take from the other end, so a task taken mid-read shifts no index not yet read (it
+    is then in the unacked hash, read after); a task pushed mid-read shifts them by one, which
+    can only show a message twice."""
+    start = 0
+    while True:
+        page = client.lrange(key, start, start + PAGE - 1)
+        yield from page
+        if len(page) < PAGE:
+            return
+        start += PAGE
 
 
 def _unacked_message(raw: bytes) -> str | None:
