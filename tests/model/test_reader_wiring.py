@@ -58,3 +58,19 @@ def test_read_crops_returns_one_reading_per_crop(tiny_models):
         assert len(reading.digits) == 6
     assert readings[2].status is Status.UNREADABLE and "too small" in readings[2].reason
     assert read_crops([], tiny_models) == []
+
+
+def test_a_counter_too_small_to_trust_goes_to_review(tiny_models, monkeypatch):
+    """Every reading of this untrained reader would be accepted at threshold 0; below
+    MIN_TRUSTED_HEIGHT it goes to review, its reading kept."""
+    from model import read_crops as crop_path
+    from model.reading import Status
+
+    monkeypatch.setitem(tiny_models.reader.metadata, "threshold", 0.0)
+    rng = np.random.default_rng(1)
+    low = crop_path.MIN_TRUSTED_HEIGHT
+    big, small = (rng.integers(0, 256, (h, 5 * h), dtype=np.uint8) for h in (low, low - 1))
+    tall_enough, too_small = crop_path.read_crops([big, small], tiny_models, digits=5)
+    assert tall_enough.status is Status.ACCEPTED
+    assert too_small.status is Status.REVIEW and too_small.reading is not None
+    assert f"{low - 1} px high" in too_small.reason
