@@ -6,10 +6,11 @@
 Renders scenes from a seed neither training nor validation used, sends each through the path a
 worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
 the share of photos whose located window overlaps the true one with IoU >= 0.5, exact-match of
-the reading (and, to split the blame, of the reading from the true window), the status mix and the error rate among `accepted`, per meter kind; and for photos
-without a counter (blank, dark, clutter, meter with no counter in view) how many were accepted,
-which must be zero. With --real-digits the water and gas meters' windows show counters composed
-from real digit crops the models never trained on, a step closer to a real photo.
+the reading (and, to split the blame, of the reading from the true window), the status mix and
+the error rate among `accepted`, per meter kind; and for photos without a counter (blank, dark,
+clutter, meter with no counter in view) how many were accepted, which must be zero. With
+--real-digits the water and gas meters' windows show counters composed from real digit crops the
+models never trained on, a step closer to a real photo.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Counters composed from real digit crops follow the odometer: a rolling drum (d.3 to d.9) is
-the last one or sits left of a 9. Built from tiny stand-in crops, so they run without ../shared; the `data`
-test checks the real crops' splits and composition when ../shared/data is there."""
+the last one or sits left of a 9. Built from tiny stand-in crops, so they run without
+../shared; the `data` test checks the real crops' splits and composition when ../shared/data is
+there."""
 
 from itertools import pairwise
 from pathlib import Path
