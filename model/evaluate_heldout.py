@@ -84,9 +84,18 @@ def synthetic_set(kind: str, count: int, seed: int) -> list[tuple[np.ndarray, st
 
 
 def phcn_set(data_dir: Path) -> list[tuple[np.ndarray, str]]:
+    """The 11 real LCD crops, decoded exactly as `meter-ocr read --crop` decodes a file (to grey
+    straight from the PNG). That matters: libpng's grey differs from a colour decode converted
+    by OpenCV by at most one level, and reader-1.4 reads 2 of these 11 glare-faded last digits
+    differently for it."""
+    from model.evaluate import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+    from model.image_io import decode_image
+    from model.pipeline import DEFAULT_DECODE_GREY
+
     root = Path(data_dir) / PHCN
     with open(root / "labels.csv", newline="") as f:
-        return [(cv2.imread(str(root / row["path"]), cv2.IMREAD_COLOR), row["label_digits_only"])
+        return [(decode_image((root / row["path"]).read_bytes(), max_bytes=DEFAULT_MAX_BYTES,
+                              max_pixels=DEFAULT_MAX_PIXELS, grey=DEFAULT_DECODE_GREY), row["label_digits_only"])
                 for row in csv.DictReader(f)]
 
 
