@@ -94,7 +94,8 @@ def write_threshold(reader_dir: Path, calibration: Calibration, source: str) -> 
 
 
 def main(argv=None) -> None:
-    from model.evaluate_heldout import DEFAULT_DATA_DIR, real_counter_set, score_set
+    from model.evaluate_heldout import real_counter_set, score_set
+    from model.real_digits import DEFAULT_DATA_DIR
     from model.runtime import load_models
 
     parser = argparse.ArgumentParser(description="Calibrate the reader's accept threshold on held-out real counters")

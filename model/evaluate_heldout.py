@@ -16,27 +16,23 @@ import csv
 import json
 import time
 from dataclasses import asdict, replace
+from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from model.evaluate import EvalReport, score_readings
+from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 PHCN = "phcn_lcd_crops"
 SMALL_HEIGHT = 16  # pixels: a counter 15% of a 640 px photo's width, 6-8 digits long
-_REAL_SOURCES: dict = {}  # (data dir, split) -> RealCounterSource
 
 
-def real_source(data_dir: Path, split: str):
+@cache
+def real_source(data_dir: Path, split: str) -> RealCounterSource:
     """The split's crops, loaded once per process (evaluation composes several sets from them)."""
-    from model.real_digits import RealCounterSource
-
-    key = (str(data_dir), split)
-    if key not in _REAL_SOURCES:
-        _REAL_SOURCES[key] = RealCounterSource.from_data_dir(data_dir, split, lengths=(5, 8))
-    return _REAL_SOURCES[key]
+    return RealCounterSource.from_data_dir(data_dir, split, lengths=(5, 8))
 
 
 def real_counter_set(data_dir: Path, split: str, count: int, seed: int, *,

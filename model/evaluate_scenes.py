@@ -124,11 +124,11 @@ def _rates(tally: Counter) -> dict:
 def _real_test_counters(data_dir: Path):
     """Counters of 5-8 real test-split crops, carry-consistent, not augmented (the scene's camera
     effects apply on top): crops neither the reader nor the locator trained on."""
-    from model.real_digits import RealCounterSource
+    from dataclasses import replace
 
-    source = RealCounterSource.from_data_dir(data_dir, "test", lengths=(5, 8))
-    source.augment = False
-    return source
+    from model.evaluate_heldout import real_source
+
+    return replace(real_source(data_dir, "test"), augment=False)
 
 
 def main(argv: list[str] | None = None) -> None:

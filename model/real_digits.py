@@ -19,6 +19,7 @@ import numpy as np
 
 from model.synth.augment import augment_counter
 
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the checkout
 HAVERLAND = "haverland_digits"
 VAL_PERCENT, TEST_PERCENT = 8, 12  # shares of unique crops held out, fixed by sha1
 DEFAULT_LENGTHS = {"train": (4, 10), "val": (5, 8), "test": (5, 8)}

@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from model.network import BLANK_INDEX, build_reader
+from model.real_digits import DEFAULT_DATA_DIR
 from model.train_data import batch_stream, build_sources, make_batch
 
 log = logging.getLogger("model.train")
 DEFAULT_MIX = "drums=0.4,lcd=0.2,real=0.4"
-DEFAULT_DATA_DIR = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -151,7 +151,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--mix", default=DEFAULT_MIX, help="source weights, e.g. drums=0.5,lcd=0.2,real=0.3")
-    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     parser.add_argument("--height", type=int, default=32)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--workers", type=int, default=1, help="batch producer processes")

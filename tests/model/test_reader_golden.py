@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.real_digits import DEFAULT_DATA_DIR
+
 pytestmark = pytest.mark.model
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model" / "shipped"
-PHCN = Path(__file__).resolve().parents[3] / "shared" / "data" / "phcn_lcd_crops"
+PHCN = DEFAULT_DATA_DIR / "phcn_lcd_crops"
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ the last one or sits left of a 9. Built from tiny stand-in crops, so they run wi
 there."""
 
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from model.real_digits import DigitCrop, RealCounterSource
+from model.real_digits import DEFAULT_DATA_DIR, DigitCrop, RealCounterSource
 
 
 def _source(carry_consistent: bool) -> RealCounterSource:
@@ -63,19 +62,17 @@ def test_whole_photo_scenes_can_show_real_counters():
         assert scene.label.isdigit() and 5 <= len(scene.label) <= 8 and scene.quad is not None
 
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
 @pytest.mark.data
 def test_real_splits_share_no_crop_and_compose_carry_consistent():
     from model.real_digits import HAVERLAND, load_crop_table
 
-    if not (DATA / HAVERLAND).is_dir():
+    if not (DEFAULT_DATA_DIR / HAVERLAND).is_dir():
         pytest.skip("no ../shared/data/haverland_digits")
-    splits = {name: {row["sha1"] for row in load_crop_table(DATA, name)} for name in ("train", "val", "test")}
+    splits = {name: {row["sha1"] for row in load_crop_table(DEFAULT_DATA_DIR, name)}
+              for name in ("train", "val", "test")}
     assert all(splits.values())
     assert not (splits["train"] & splits["val"] or splits["train"] & splits["test"] or splits["val"] & splits["test"])
-    source = RealCounterSource.from_data_dir(DATA, "val", lengths=(5, 8))
+    source = RealCounterSource.from_data_dir(DEFAULT_DATA_DIR, "val", lengths=(5, 8))
     rng = np.random.default_rng(1)
     for _ in range(300):
         picks = source.sample(rng)
