@@ -22,13 +22,28 @@ def perspective(rng, image: np.ndarray, strength: float = 0.06) -> np.ndarray:
     return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
+def tilt(rng, image: np.ndarray, max_degrees: float = 7.0) -> np.ndarray:
+    """A window straightened a few degrees off, as a hand-cropped photo or a locator's angle
+    error leaves it. A rotation about the centre keeps the digits centred on average (see
+    `perspective`); without it reader-1.4 read 69% of real test counters turned 4 degrees
+    (92% upright) and accepted 5-9% of them wrong."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-max_degrees, max_degrees), 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
 def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
     """Loose or tight crop: add a border of the edge colour or cut a few pixels. Top and bottom
-    move together (see `perspective`: a vertical shift would change which digit a rolling drum
-    shows); left and right independently."""
+    need not move together: how far a rolling drum sits from the window's middle tells which
+    digit it shows (see `perspective`), but no crop is framed exactly (the locator's window
+    centre is off by up to 9% of its height in one scene in ten), and the resting drums beside a
+    rolling one are the reference. Trained with top = bottom, reader-1.4 read 83% of real test
+    counters with 15% more above than below (92% centred); reader-1.6, trained with this, 89%.
+    Twice this range (reader-1.7, not shipped) read no better. Left and right move
+    independently."""
     h, w = image.shape[:2]
     pads = (rng.uniform(-0.05, 0.15, 4) * np.array([h, h, w * 0.1, w * 0.1])).astype(int)
-    pads[1] = pads[0]
+    pads[1] = pads[0] + int(rng.uniform(-0.08, 0.08) * h)
     top, bottom, left, right = (max(0, p) for p in pads)
     image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
     ct, cb, cl, cr = (max(0, -p) for p in pads)
@@ -38,8 +53,8 @@ def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
 def bezel(rng, image: np.ndarray) -> np.ndarray:
     """A dark (or coloured) housing edge around a loosely cropped window: bars at the crop's edges
     that must not read as a 1."""
-    h, w = image.shape[:2]
-    sides = (rng.uniform(0, 0.25, 4) * (rng.random(4) < 0.6) * np.array([h, h, h, h])).astype(int)
+    h = image.shape[0]
+    sides = (rng.uniform(0, 0.25, 4) * (rng.random(4) < 0.6) * h).astype(int)
     colour = rng.integers(0, 60, 3) if rng.random() < 0.8 else rng.integers(0, 256, 3)
     return cv2.copyMakeBorder(image, *map(int, sides), cv2.BORDER_CONSTANT, value=colour.tolist())
 
@@ -138,7 +153,7 @@ def blur_noise_jpeg(rng, image: np.ndarray) -> np.ndarray:
         noise = rng.normal(0, rng.uniform(2, 14), out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
-        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 90))])
+        _, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 90))])
         out = cv2.imdecode(data, cv2.IMREAD_COLOR)
     return out
 
@@ -147,7 +162,7 @@ def augment_counter(rng: np.random.Generator, image: np.ndarray, strength: float
     """(H,W,3) uint8 BGR -> (H',W',3) uint8 BGR with random field degradations.
     `strength` in [0,1] scales how often each one is applied."""
     steps = (
-        (0.15, edge_text), (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.6, uneven_light),
+        (0.15, edge_text), (0.8, crop_jitter), (0.3, bezel), (0.6, perspective), (0.75, tilt), (0.6, uneven_light),
         (0.25, low_contrast), (0.4, dirt_and_occlusion), (0.9, blur_noise_jpeg),
     )
     for probability, step in steps:

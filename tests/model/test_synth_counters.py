@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from model.synth.counters import MAX_DIGITS, MIN_DIGITS, REST_JITTER, render_drums, sample_drum_counter, sample_odometer
+from model.synth.counters import (
+    MAX_DIGITS,
+    MIN_DIGITS,
+    REST_JITTER,
+    render_drums,
+    sample_drum_counter,
+    sample_odometer,
+)
 from model.synth.lcd import sample_lcd_counter, sample_lcd_digits
 
 
@@ -86,3 +93,21 @@ def test_washout_band_fades_the_digits_under_it_and_no_others():
         per_cell = cells.max(axis=1) - cells.min(axis=1)
         assert per_cell.min() < 0.7 * 200 and (per_cell == 200).any()  # faded under it, intact beside it
         assert out.min() >= 0 and out.max() <= 255
+
+
+def test_framing_augmentations_keep_the_digit_row_near_the_middle():
+    # Which digit a rolling drum shows is read from how far it sits from the window's middle, so
+    # tilting and loose crops may move the row only a little: a shift of half a digit would
+    # teach the reader a wrong reading.
+    from model.synth.augment import crop_jitter, tilt
+
+    counter = np.full((40, 240, 3), 220, np.uint8)
+    counter[16:24] = 0  # the digit row, centred
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        for step in (tilt, crop_jitter):
+            out = step(rng, counter)
+            dark = (out[:, :, 0] < 110).astype(np.float64)
+            rows = np.arange(out.shape[0])[:, None]
+            centre = (dark * rows).sum() / dark.sum() / out.shape[0]
+            assert abs(centre - 0.5) < 0.06, (step.__name__, centre)
