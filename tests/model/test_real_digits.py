@@ -77,3 +77,19 @@ def test_real_splits_share_no_crop_and_compose_carry_consistent():
     for _ in range(300):
         picks = source.sample(rng)
         assert all(right.digit == 9 for left, right in pairwise(picks) if left.rolling)
+
+
+def test_reframed_counters_keep_their_labels_and_move_the_digits_as_asked():
+    from model.evaluate_heldout import as_located, frame, reframed
+
+    counter = np.full((40, 200, 3), 200, np.uint8)
+    counter[10:30, 20:180] = 0  # the digit row, centred
+    above = frame(counter, above=0.25)
+    assert above.shape[:2] == (50, 200) and (above[:20] > 100).all() and (above[20:40, 20:180] == 0).all()
+    cut = frame(counter, above=-0.25, sides=0.1)
+    assert cut.shape[:2] == (30, 240) and (cut[:20, 40:200] == 0).all() and (cut[20:] > 100).all()
+    first, second = reframed([(counter, "123"), (counter, "456")], degrees=4.0, above=0.2)
+    assert (first[1], second[1]) == ("123", "456") and first[0].shape == second[0].shape == (48, 200, 3)
+    assert first[0][8:12, 30].mean() > 100 > second[0][8:12, 30].mean()  # turned opposite ways, shifted opposite ways
+    located = as_located([(counter, "123")] * 50, seed=1)
+    assert all(label == "123" and image.shape[1] >= 200 for image, label in located)
