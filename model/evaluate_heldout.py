@@ -26,6 +26,7 @@ import numpy as np
 
 from model.evaluate import EvalReport, score_readings
 from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
+from model.synth.augment import pad_or_cut, turn
 
 PHCN = "phcn_lcd_crops"
 SMALL_HEIGHT = 16  # pixels: a counter 15% of a 640 px photo's width, 6-8 digits long
@@ -55,15 +56,8 @@ def frame(image: np.ndarray, *, degrees: float = 0.0, above: float = 0.0, below:
     """One counter cut differently: `above`/`below` (shares of its height) and `sides` (of its
     width) of background added, or cut off where negative, then turned by `degrees`."""
     h, w = image.shape[:2]
-    grow = [max(0, round(v * n)) for v, n in ((above, h), (below, h), (sides, w), (sides, w))]
-    image = cv2.copyMakeBorder(image, *grow, cv2.BORDER_REPLICATE)
-    top, bottom = max(0, round(-above * h)), max(0, round(-below * h))
-    image = image[top : image.shape[0] - bottom]
-    if degrees:
-        h, w = image.shape[:2]
-        turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-        image = cv2.warpAffine(image, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    return image
+    image = pad_or_cut(image, round(above * h), round(below * h), round(sides * w), round(sides * w))
+    return turn(image, degrees) if degrees else image
 
 
 def reframed(items: list[tuple[np.ndarray, str]], *, degrees: float = 0.0, above: float = 0.0,
@@ -196,12 +190,12 @@ def run(args) -> dict:
     if (args.data_dir / PHCN).is_dir():
         sets["phcn_lcd"] = phcn_set(args.data_dir)
     for name, items in sets.items():
-        results[name] = summary(score_set(items, models))
+        report = score_set(items, models)
+        results[name] = summary(report)
         if name == "real_test":
             results["real_test_known_length"] = summary(score_set(items, models, known_length=True))
             results["real_test_digit_errors_by_roll"] = digit_errors_by_roll(args.data_dir, models, 1500, 4243)
         if name == "phcn_lcd":
-            report = score_set(items, models)
             results[name]["wrong"] = [(label, read) for _, label, read, _ in report.errors]
     return results
 

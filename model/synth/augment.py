@@ -27,9 +27,21 @@ def tilt(rng, image: np.ndarray, max_degrees: float = 7.0) -> np.ndarray:
     error leaves it. A rotation about the centre keeps the digits centred on average (see
     `perspective`); without it reader-1.4 read 69% of real test counters turned 4 degrees
     (92% upright) and accepted 5-9% of them wrong."""
+    return turn(image, rng.uniform(-max_degrees, max_degrees))
+
+
+def turn(image: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate about the centre, same size, edges filled with the edge colour."""
     h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-max_degrees, max_degrees), 1.0)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def pad_or_cut(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """Add that many pixels of the edge colour on each side, or cut them off where negative."""
+    image = cv2.copyMakeBorder(image, *(max(0, p) for p in (top, bottom, left, right)), cv2.BORDER_REPLICATE)
+    ct, cb, cl, cr = (max(0, -p) for p in (top, bottom, left, right))
+    return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
 
 
 def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
@@ -44,10 +56,7 @@ def crop_jitter(rng, image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     pads = (rng.uniform(-0.05, 0.15, 4) * np.array([h, h, w * 0.1, w * 0.1])).astype(int)
     pads[1] = pads[0] + int(rng.uniform(-0.08, 0.08) * h)
-    top, bottom, left, right = (max(0, p) for p in pads)
-    image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    ct, cb, cl, cr = (max(0, -p) for p in pads)
-    return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
+    return pad_or_cut(image, *map(int, pads))
 
 
 def bezel(rng, image: np.ndarray) -> np.ndarray:
