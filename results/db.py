@@ -7,6 +7,8 @@ Connection failures surface as DatabaseUnavailable with a one-line, password-mas
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
@@ -74,7 +76,7 @@ def _make_sqlite_engine(url: URL) -> Engine:
         # Take over transaction control from pysqlite so "begin" below can say IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, fast
@@ -87,6 +89,24 @@ def _make_sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cursor) -> None:
+    """Put the database file in WAL mode. WAL is a property of the file, so once one connection
+    has switched it the others have nothing to do. The switch itself needs the file to itself, and
+    SQLite refuses it at once ("database is locked", without waiting on busy_timeout) while another
+    process is opening the same new file: 1 run in 40 of four processes migrating a new file at
+    once failed that way. So retry until the busy timeout has passed."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _translate_connection_errors(engine: Engine) -> None:
