@@ -17,8 +17,13 @@ import tensorflow as tf
 
 from model.locator_net import build_locator
 from model.locator_targets import GEOMETRY_SCALE, MAP_CHANNELS, STRIDE
-from model.train_locator import (TRAIN_SEED, VALIDATION_SEED, batch_targets, rendered_set,
-                                 validation_iou_rate)
+from model.train_locator import (
+    TRAIN_SEED,
+    VALIDATION_SEED,
+    batch_targets,
+    rendered_set,
+    validation_iou_rate,
+)
 
 POSITIVE_WEIGHT = 4.0  # window cells are ~1% of the grid; without this the score collapses to 0
 SCORE_THRESHOLD, MIN_SCORE = 0.5, 0.55

@@ -126,7 +126,7 @@ def test_job_counts_match_the_rows(stack, first_job):
     rows = Counter(row["status"] for row in first_job["rows"])
     assert job.state == "done" and job.total == 200 and job.batches_owed == 0
     assert {status: n for status, n in job.counts.items() if n} == dict(rows)
-    assert f"photos: 200/200 done" in first_job["stdout"]  # the --wait summary
+    assert "photos: 200/200 done" in first_job["stdout"]  # the --wait summary
 
 
 def test_reenqueue_skips_what_was_read(stack, first_job, photos):

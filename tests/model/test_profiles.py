@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.profiles import (MeterProfile, ProfileError, format_value, parse_profile,
-                            profile_for_digits)
+from model.profiles import (
+    MeterProfile,
+    ProfileError,
+    format_value,
+    parse_profile,
+    profile_for_digits,
+)
 
 
 def test_json_and_pairs_specs_agree():

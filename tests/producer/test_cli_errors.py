@@ -49,7 +49,7 @@ def test_unreachable_postgres_never_shows_the_password(tmp_path):
     url = f"postgresql://meter:s3cr3t-pw@127.0.0.1:{free_port()}/results"
     result = _meter_ocr("status", cwd=tmp_path, METER_OCR_DATABASE_URL=url)
     _one_error_line(result, code=1, mentions="cannot reach", secret="s3cr3t-pw")
-    assert f"127.0.0.1" in result.stderr
+    assert "127.0.0.1" in result.stderr
 
 
 def test_unreachable_s3_endpoint(tmp_path, model_dir):
