@@ -7,8 +7,9 @@ Renders scenes from a seed neither training nor validation used, sends each thro
 worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
 the share of photos whose located window overlaps the true one with IoU >= 0.5, exact-match of
 the reading (and, to split the blame, of the reading from the true window), the status mix and
-the error rate among `accepted`, per meter kind; and for photos without a counter (blank, dark,
-clutter, meter with no counter in view) how many were accepted, which must be zero. With
+the error rate among `accepted`, per meter kind, and each wrong `accepted` reading with its
+confidence; and for photos without a counter (blank, dark, clutter, meter with no counter in
+view) how many were accepted, which must be zero. With
 --real-digits the water and gas meters' windows show counters composed from real digit crops the
 models never trained on, a step closer to a real photo.
 """
@@ -50,25 +51,27 @@ def scene_photos(seed: int, count: int, kinds: tuple[str, ...], sizes, max_rotat
         width, height = sizes[int(rng.integers(len(sizes)))]
         scene = render_scene(rng, width, height, kind=kind, max_rotation=max_rotation, counter_share=counter_share,
                              drum_counters=drum_counters)
-        ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
+        _, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
         yield kind, encoded.tobytes(), scene.label, scene.quad, width
 
 
-def evaluate(models, photos, batch_size: int = 32) -> dict:
-    """Run photos through decode -> read_images in batches; return the tallies per kind."""
+def evaluate(models, photos, batch_size: int = 32, accepted_wrong: list[dict] | None = None) -> dict:
+    """Run photos through decode -> read_images in batches; return the tallies per kind. Each
+    wrong `accepted` reading is also appended to `accepted_wrong` (kind, label, reading,
+    confidence): a few of them decide whether a reader may ship."""
     tallies: dict[str, Counter] = {}
     batch: list = []
     for photo in photos:
         batch.append(photo)
         if len(batch) == batch_size:
-            _evaluate_batch(models, batch, tallies)
+            _evaluate_batch(models, batch, tallies, accepted_wrong)
             batch = []
     if batch:
-        _evaluate_batch(models, batch, tallies)
+        _evaluate_batch(models, batch, tallies, accepted_wrong)
     return tallies
 
 
-def _evaluate_batch(models, batch, tallies: dict[str, Counter]) -> None:
+def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: list[dict] | None) -> None:
     images = [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
                            target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY)
               for _, data, _, _, _ in batch]
@@ -79,14 +82,17 @@ def _evaluate_batch(models, batch, tallies: dict[str, Counter]) -> None:
         tally = tallies.setdefault(kind, Counter())
         tally["photos"] += 1
         tally[f"status_{reading.status.value}"] += 1
+        wrong = reading.status.value == "accepted" and reading.reading != label
+        if wrong and accepted_wrong is not None:
+            accepted_wrong.append({"kind": kind, "label": label, "reading": reading.reading,
+                                   "confidence": round(reading.confidence or 0.0, 5)})
         if label is None:
             continue
         scale = image.shape[1] / width
         tally["located"] += box is not None and quad_iou(box.quad, quad * scale) >= 0.5
         tally["exact"] += reading.reading == label
         tally["oracle_exact"] += oracle.pop(0) == label
-        if reading.status.value == "accepted":
-            tally["accepted_wrong"] += reading.reading != label
+        tally["accepted_wrong"] += wrong
 
 
 def _oracle_readings(models, batch, images) -> list[str | None]:
@@ -153,10 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     share = tuple(float(v) for v in args.counter_share.split(","))
     drum_counters = _real_test_counters(args.real_digits) if args.real_digits else None
     models = load_models(args.model_dir)
+    accepted_wrong: list[dict] = []
     tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,
-                                            drum_counters))
-    negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation))
+                                            drum_counters), accepted_wrong=accepted_wrong)
+    negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation),
+                         accepted_wrong=accepted_wrong)
     summary = summarise({**tallies, **negatives})
+    summary["accepted_wrong"] = accepted_wrong
     summary["model_version"] = models.version
     print(json.dumps(summary, indent=2))
 

@@ -64,3 +64,22 @@ def test_photos_without_counter_are_never_accepted(shipped_models, tmp_path):
     _, readings = _read_folder(tmp_path, labels_path, shipped_models)
     assert all(r.status != Status.ACCEPTED for r in readings)
     assert sum(r.status == Status.UNREADABLE for r in readings) >= 12
+
+
+def test_scene_report_lists_every_wrong_accepted_reading(shipped_models):  # skips without them
+    # The held-out scene report names each wrong `accepted` reading (a few of them decide whether
+    # a reader may ship), and the list agrees with its counts. The threshold is dropped to 0 so
+    # that 40 photos hold some.
+    from model.evaluate_scenes import DEFAULT_SIZES, evaluate, scene_photos, summarise
+    from model.runtime import load_models
+    from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS
+
+    models = load_models(SHIPPED)
+    models.reader.metadata["threshold"] = 0.0
+    wrong: list[dict] = []
+    tallies = evaluate(models, scene_photos(31337, 40, METER_KINDS, DEFAULT_SIZES, 90.0), accepted_wrong=wrong)
+    tallies |= evaluate(models, scene_photos(31338, 8, NEGATIVE_KINDS, DEFAULT_SIZES, 90.0), accepted_wrong=wrong)
+    summary = summarise(tallies)
+    counted = sum(t["accepted_wrong"] for kind, t in tallies.items() if kind in METER_KINDS)
+    assert wrong and len(wrong) == counted + summary["all_negatives"]["accepted"]
+    assert all(w["reading"] != w["label"] for w in wrong)
