@@ -55,28 +55,40 @@ def scene_photos(seed: int, count: int, kinds: tuple[str, ...], sizes, max_rotat
         yield kind, encoded.tobytes(), scene.label, scene.quad, width
 
 
+def batches(items, size: int):
+    """Lists of up to `size` consecutive items."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read_batch(models, batch) -> tuple[list[np.ndarray], list]:
+    """Photos as a worker reads them: JPEG bytes -> decode_image at the pipeline's resolution ->
+    read_images. Returns (decoded images, readings)."""
+    images = [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+                           target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY)
+              for _, data, _, _, _ in batch]
+    return images, read_images(images, models)
+
+
 def evaluate(models, photos, batch_size: int = 32, accepted_wrong: list[dict] | None = None) -> dict:
     """Run photos through decode -> read_images in batches; return the tallies per kind. Each
     wrong `accepted` reading is also appended to `accepted_wrong` (kind, label, reading,
     confidence): a few of them decide whether a reader may ship."""
     tallies: dict[str, Counter] = {}
-    batch: list = []
-    for photo in photos:
-        batch.append(photo)
-        if len(batch) == batch_size:
-            _evaluate_batch(models, batch, tallies, accepted_wrong)
-            batch = []
-    if batch:
+    for batch in batches(photos, batch_size):
         _evaluate_batch(models, batch, tallies, accepted_wrong)
     return tallies
 
 
 def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: list[dict] | None) -> None:
-    images = [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
-                           target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY)
-              for _, data, _, _, _ in batch]
+    images, readings = read_batch(models, batch)
     boxes = find_windows(images, models, None)
-    readings = read_images(images, models)
     oracle = _oracle_readings(models, batch, images)
     for (kind, _, label, quad, width), image, box, reading in zip(batch, images, boxes, readings):
         tally = tallies.setdefault(kind, Counter())
@@ -127,14 +139,15 @@ def _rates(tally: Counter) -> dict:
             "statuses": {k[7:]: v for k, v in tally.items() if k.startswith("status_")}}
 
 
-def _real_test_counters(data_dir: Path):
-    """Counters of 5-8 real test-split crops, carry-consistent, not augmented (the scene's camera
-    effects apply on top): crops neither the reader nor the locator trained on."""
+def real_digit_counters(data_dir: Path, split: str = "test"):
+    """Counters of 5-8 real crops of one split, carry-consistent, not augmented (the scene's
+    camera effects apply on top). The test split's crops: neither the reader nor the locator
+    trained on them; the validation split's: only chose and calibrated the reader."""
     from dataclasses import replace
 
     from model.evaluate_heldout import real_source
 
-    return replace(real_source(data_dir, "test"), augment=False)
+    return replace(real_source(data_dir, split), augment=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     share = tuple(float(v) for v in args.counter_share.split(","))
-    drum_counters = _real_test_counters(args.real_digits) if args.real_digits else None
+    drum_counters = real_digit_counters(args.real_digits) if args.real_digits else None
     models = load_models(args.model_dir)
     accepted_wrong: list[dict] = []
     tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,

@@ -9,7 +9,7 @@ import csv
 import json
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +83,7 @@ def _train(model, args, state: dict, checkpoint: Path, state_path: Path) -> None
                    metrics["false_finds"], round(rate, 3)]
             writer.writerow(row + ([metrics["zoomed_iou50"]] if "zoomed_iou50" in metrics else []))
             log.flush()
-            print("step %d loss %.4f val_iou50 %.3f val_false_finds %.3f s/step %.3f" % tuple(row)
+            print(f"step {row[0]} loss {row[1]:.4f} val_iou50 {row[2]:.3f} val_false_finds {row[3]:.3f} s/step {row[4]:.3f}"
                   + "".join(f" {k} {v:.3f}" for k, v in metrics.items() if k.startswith("zoomed")), flush=True)
             model.save_weights(str(checkpoint))
             if state["best"] is None or metrics["selection"] >= state["best"].get("selection", -1.0):
@@ -154,7 +154,7 @@ def export_locator(model, out_dir: Path, state: dict) -> Path:
     tf.saved_model.save(module, str(out_dir), signatures={"serving_default": serve})
     best = state.get("best") or {}
     metadata = {
-        "version": f"locator-{datetime.now(timezone.utc):%Y%m%d}-s{best.get('step', state['step'])}"
+        "version": f"locator-{datetime.now(UTC):%Y%m%d}-s{best.get('step', state['step'])}"
                    + (f"-after-{Path(state['started_from']).parent.name}" if "started_from" in state else ""),
         "input_size": size, "stride": STRIDE, "map_channels": MAP_CHANNELS,
         "geometry_scale": GEOMETRY_SCALE, "score_threshold": SCORE_THRESHOLD, "min_score": MIN_SCORE,
@@ -163,7 +163,7 @@ def export_locator(model, out_dir: Path, state: dict) -> Path:
         "trained_on": "model.synth.scenes (rendered whole-photo scenes, seed 1)"
                       + (" and second-pass views of them" if "zoomed_iou50" in best else "")
                       + (f"; this phase started from {state['started_from']}" if "started_from" in state else ""),
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
     return out_dir

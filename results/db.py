@@ -127,13 +127,13 @@ def _is_connect_failure(exc: BaseException) -> bool:
 
 
 _REASONS = (
-    (re.compile(r"connection refused", re.I), "connection refused"),
-    (re.compile(r"password authentication failed", re.I), "password authentication failed"),
-    (re.compile(r"timeout expired|timed out", re.I), "connection timed out"),
-    (re.compile(r'database "([^"]+)" does not exist', re.I), None),
-    (re.compile(r"could not translate host name|Name or service not known|nodename nor servname", re.I), "unknown host"),
-    (re.compile(r"unable to open database file", re.I), "unable to open database file"),
-    (re.compile(r"server closed the connection|terminating connection|connection is closed", re.I), "connection lost"),
+    (re.compile(r"connection refused", re.IGNORECASE), "connection refused"),
+    (re.compile(r"password authentication failed", re.IGNORECASE), "password authentication failed"),
+    (re.compile(r"timeout expired|timed out", re.IGNORECASE), "connection timed out"),
+    (re.compile(r'database "([^"]+)" does not exist', re.IGNORECASE), None),
+    (re.compile(r"could not translate host name|Name or service not known|nodename nor servname", re.IGNORECASE), "unknown host"),
+    (re.compile(r"unable to open database file", re.IGNORECASE), "unable to open database file"),
+    (re.compile(r"server closed the connection|terminating connection|connection is closed", re.IGNORECASE), "connection lost"),
 )
 
 

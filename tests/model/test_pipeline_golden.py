@@ -83,3 +83,28 @@ def test_scene_report_lists_every_wrong_accepted_reading(shipped_models):  # ski
     counted = sum(t["accepted_wrong"] for kind, t in tallies.items() if kind in METER_KINDS)
     assert wrong and len(wrong) == counted + summary["all_negatives"]["accepted"]
     assert all(w["reading"] != w["label"] for w in wrong)
+
+
+def test_whole_photo_calibration_scores_what_only_the_threshold_would_stop(shipped_models):
+    # The whole-photo calibration scores exactly the readings the pipeline accepts at threshold
+    # 0 (as the scene report counts them), a photo without a counter as wrong, and leaves the
+    # models' threshold as it found it.
+    from model.calibrate import whole_photo_scores
+    from model.evaluate_scenes import DEFAULT_SIZES, evaluate, scene_photos
+    from model.runtime import load_models
+    from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS
+
+    def photos():
+        yield from scene_photos(31337, 24, METER_KINDS, DEFAULT_SIZES, 90.0)
+        yield from scene_photos(31338, 8, NEGATIVE_KINDS, DEFAULT_SIZES, 90.0)
+
+    models = load_models(SHIPPED)
+    threshold = models.reader.threshold
+    confidences, correct = whole_photo_scores(models, photos())
+    assert models.reader.threshold == threshold
+    models.reader.metadata["threshold"] = 0.0
+    wrong: list[dict] = []
+    tallies = evaluate(models, photos(), accepted_wrong=wrong)
+    assert len(confidences) == sum(t["status_accepted"] for t in tallies.values()) > 0
+    assert correct.count(False) == len(wrong)
+    assert sorted(round(c, 5) for c, ok in zip(confidences, correct) if not ok) == sorted(w["confidence"] for w in wrong)

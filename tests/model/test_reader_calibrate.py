@@ -74,3 +74,19 @@ def test_the_threshold_needs_evidence_not_just_a_low_measured_risk():
     many = np.ones(10000, bool)
     many[5::334] = False  # 0.3% again
     assert choose_threshold(np.linspace(1, 0, 10000), many).coverage == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_strictest_calibration_sets_the_threshold(tmp_path):
+    import json
+
+    from model.calibrate import Calibration, write_threshold
+
+    (tmp_path / "metadata.json").write_text(json.dumps({"version": "r", "threshold": 0.9, "metrics": {"x": 1}}))
+    counters = Calibration(0.95, 0.6, 0.003, 6000, 0.005, 0.0045)
+    photos = Calibration(0.99, 0.5, 0.001, 1500, 0.005, 0.0040)
+    metadata = write_threshold(tmp_path, {"calibration": (counters, "counters"),
+                                          "calibration_whole_photos": (photos, "photos")})
+    stored = json.loads((tmp_path / "metadata.json").read_text())
+    assert stored == metadata and stored["threshold"] == 0.99
+    assert stored["metrics"]["calibration"]["threshold"] == 0.95 and stored["metrics"]["calibration"]["data"] == "counters"
+    assert stored["metrics"]["calibration_whole_photos"]["n"] == 1500 and stored["metrics"]["x"] == 1

@@ -26,7 +26,7 @@ def _meter_ocr(*args, cwd, **env):
     full_env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
                 "AWS_DEFAULT_REGION": "us-east-1", **env}
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120,
-                          )
+                          check=False)
 
 
 def _one_error_line(result, *, code: int, mentions: str, secret: str | None = None):
