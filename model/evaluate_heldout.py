@@ -134,18 +134,19 @@ def phcn_set(data_dir: Path) -> list[tuple[np.ndarray, str]]:
 
 
 def score_set(items: list[tuple[np.ndarray, str]], models, *, known_length: bool = False) -> EvalReport:
-    """Read crops through model.read_crops (constrained to each label's length if asked)."""
-    from model.read_crops import read_crops
+    """Read crops as `read --crop` does (model.read_crops.read_crops_checked), constrained to
+    each label's length if asked."""
+    from model.read_crops import read_crops_checked
 
     crops, labels = [c for c, _ in items], [y for _, y in items]
     if known_length:
         readings = []
         for length in sorted(set(map(len, labels))):
             idx = [i for i, y in enumerate(labels) if len(y) == length]
-            readings += list(zip(idx, read_crops([crops[i] for i in idx], models, digits=length)))
+            readings += list(zip(idx, read_crops_checked([crops[i] for i in idx], models, digits=length)))
         readings = [r for _, r in sorted(readings, key=lambda pair: pair[0])]
     else:
-        readings = read_crops(crops, models)
+        readings = read_crops_checked(crops, models)
     return score_readings(readings, labels)
 
 

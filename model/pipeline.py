@@ -17,7 +17,7 @@ import numpy as np
 from model.locate import CounterBox, locate_counters
 from model.normalise import to_gray
 from model.profiles import MeterProfile, format_value
-from model.read_crops import read_crops
+from model.read_crops import read_crops, read_crops_checked
 from model.reading import Reading, Status
 from model.rectify import expand_quad, rectify, rotate_quad_180
 from model.triage import triage
@@ -48,7 +48,7 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
     digits = profile.digits if profile else None
     images = [to_gray(image) for image in images]
     if crop:
-        return [_with_value(r, profile) for r in read_crops(images, models, digits=digits)]
+        return [_with_value(r, profile) for r in read_crops_checked(images, models, digits=digits)]
     outcomes: list[Reading | None] = [None] * len(images)
     for index, image in enumerate(images):
         reason = triage(image)
