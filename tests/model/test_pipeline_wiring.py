@@ -114,3 +114,17 @@ def test_unsure_location_or_unstable_reading_never_auto_accepts():
     lone = choose_reading([[accepted, Reading(Status.REVIEW, reading="1284", confidence=0.7)]])
     assert (lone.reading, lone.status) == ("1234", Status.REVIEW)
     assert choose_reading([[accepted]]) == accepted
+
+
+def test_a_box_cut_short_reads_what_most_of_its_windows_read():
+    """The box loses the first digit and reads the rest very surely; every grown window reads
+    it: the reading is the grown windows' and, as the windows disagree, it goes to review."""
+    from model.pipeline import choose_reading
+    from model.reading import Reading
+
+    short = Reading(Status.ACCEPTED, reading="234", confidence=0.999)
+    grown = [Reading(Status.REVIEW, reading="1234", confidence=c) for c in (0.9, 0.95, 0.8)]
+    chosen = choose_reading([[short, *grown]])
+    assert (chosen.reading, chosen.confidence, chosen.status) == ("1234", 0.95, Status.REVIEW)
+    tie = choose_reading([[short, grown[0]]])  # one read each: the more confident wins
+    assert (tie.reading, tie.status) == ("234", Status.REVIEW)
