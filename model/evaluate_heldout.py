@@ -89,9 +89,10 @@ def as_located(items: list[tuple[np.ndarray, str]], seed: int) -> list[tuple[np.
 def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: int = 6) -> dict:
     """Where the real errors are: `count` carry-consistent test counters of `digits` crops, read
     constrained to `digits`, and each crop's error rate by how far its drum had rolled (the tenth
-    of its `label` d.t; "whole" for old integer labels). A crop at d.9 shows d+1 barely off centre yet reads d;
-    only the drum to its right (a 9) can tell, so errors there measure the floor convention at
-    its edge, not illegible digits."""
+    of its `label` d.t; "whole" for old integer labels), over all drums and over the last drum
+    alone. A crop at d.9 shows d+1 barely off centre yet reads d; only the drum to its right (a 9)
+    can tell, and the last drum has none, so errors there measure the floor convention at its
+    edge, not illegible digits."""
     from model.read_crops import read_crops
     from model.real_digits import compose_counter
 
@@ -99,13 +100,19 @@ def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: 
     rng = np.random.default_rng(seed)
     counters = [source.sample(rng) for _ in range(count)]
     images = [compose_counter(rng, [c.image for c in picks], augment=False) for picks in counters]
-    tally: dict[str, list[int]] = {}
+    tally: dict[tuple[str, bool], list[int]] = {}
     for reading, picks in zip(read_crops(images, models, digits=digits), counters):
         for k, crop in enumerate(picks):
-            errors_total = tally.setdefault(crop.roll, [0, 0])
+            errors_total = tally.setdefault((crop.roll, k == len(picks) - 1), [0, 0])
             errors_total[1] += 1
             errors_total[0] += reading.reading is None or reading.reading[k] != str(crop.digit)
-    return {roll: {"crops": n, "error_rate": round(e / n, 4)} for roll, (e, n) in sorted(tally.items())}
+    report = {}
+    for roll in sorted({roll for roll, _ in tally}):
+        last, others = tally.get((roll, True), [0, 0]), tally.get((roll, False), [0, 0])
+        report[roll] = {"crops": last[1] + others[1],
+                        "error_rate": round((last[0] + others[0]) / (last[1] + others[1]), 4),
+                        "last_drum_crops": last[1], "last_drum_error_rate": round(last[0] / max(last[1], 1), 4)}
+    return report
 
 
 def synthetic_set(kind: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:

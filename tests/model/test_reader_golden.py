@@ -95,6 +95,20 @@ def test_real_phcn_lcd_crops_never_accepted_wrong(shipped):
     assert right >= 9
 
 
+@pytest.mark.data
+def test_digit_errors_are_counted_per_roll_over_all_drums_and_the_last(shipped):
+    if not (DEFAULT_DATA_DIR / "haverland_digits").is_dir():
+        pytest.skip("no ../shared/data/haverland_digits")
+    from model.evaluate_heldout import digit_errors_by_roll
+
+    report = digit_errors_by_roll(DEFAULT_DATA_DIR, shipped, count=40, seed=5)
+    assert sum(r["crops"] for r in report.values()) == 40 * 6
+    assert sum(r["last_drum_crops"] for r in report.values()) == 40  # one last drum per counter
+    assert all(0 <= r["error_rate"] <= 1 and 0 <= r["last_drum_error_rate"] <= 1 for r in report.values())
+    errors = sum(r["crops"] * r["error_rate"] for r in report.values())
+    assert errors <= 0.05 * 40 * 6  # the shipped reader gets ~99% of real test digits right
+
+
 def test_a_crop_read_differently_with_more_background_goes_to_review():
     # read --crop accepts a reading only if the crop with 10% more background above and below
     # (4% at each end) reads the same. Threshold 0, so only that check can send one to review;
