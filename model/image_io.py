@@ -14,10 +14,16 @@ import warnings
 
 import cv2
 import numpy as np
+import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
-# Formats we decode. HEIC/AVIF are recognised by their own reason rather than "not an image".
-DECODABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM", "GIF"})
+# Phones save HEIC by default (iPhones since iOS 11): Pillow reads it through pillow-heif, which
+# also turns the pixels upright and resets the EXIF orientation, so it is not applied twice.
+pillow_heif.register_heif_opener()
+
+DECODABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM", "GIF", "HEIF", "AVIF"})
+_PILLOW_ONLY = frozenset({"HEIF", "AVIF"})  # OpenCV has no codec for these
+_PILLOW_FALLBACK = frozenset({"GIF", "TIFF", "WEBP"})  # OpenCV builds without these codecs exist
 _COLOUR_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
                  8: cv2.IMREAD_REDUCED_COLOR_8}
 # A JPEG's luma decoded alone skips the colour conversion: ~30% faster at 640x480.
@@ -38,7 +44,7 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
                  target_max_side: int | None = None, grey: bool = False) -> np.ndarray:
     """Decode photo bytes to an 8-bit BGR (or grey) array, refusing what should not be decoded.
 
-    data: the object's bytes (JPEG, PNG, WebP, BMP, TIFF, GIF first frame).
+    data: the object's bytes (JPEG, PNG, HEIC/HEIF, AVIF, WebP, BMP, TIFF, GIF first frame).
     max_bytes / max_pixels: limits checked before decoding (pixels from the header).
     target_max_side: the caller needs only about this many pixels on the long side; JPEGs are
         then decoded at the largest 1/2, 1/4 or 1/8 scale whose long side stays >= it. The result
@@ -81,18 +87,15 @@ def _read_header(data: bytes) -> tuple[str, tuple[int, int], int]:
 
 
 def _unidentified_reason(data: bytes) -> str:
-    # Phones produce HEIC; saying so tells the operator what to convert instead of "garbage".
-    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc"):
-        return "unsupported image format: HEIF/AVIF"
-    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "truncated or corrupt image"
+    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[4:8] == b"ftyp":
+        return "truncated or corrupt image"  # a JPEG, PNG or HEIF/AVIF container that does not parse
     return "not an image"
 
 
 def _exif_orientation(header: Image.Image) -> int:
     try:
         orientation = int(header.getexif().get(_EXIF_ORIENTATION_TAG, 1))
-    except Exception:  # a malformed EXIF block must not lose an otherwise good photo
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not lose an otherwise good photo
         return 1
     return orientation if 1 <= orientation <= 8 else 1
 
@@ -108,10 +111,12 @@ def _reduction_for(image_format: str, long_side: int, target_max_side: int | Non
 
 def _decode_pixels(data: bytes, image_format: str, scale: int, grey: bool) -> np.ndarray:
     flag = (_GREY_FLAGS if grey else _COLOUR_FLAGS)[scale]
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    pixels = cv2.imdecode(buffer, flag | cv2.IMREAD_IGNORE_ORIENTATION)
-    if pixels is None and image_format in ("GIF", "TIFF", "WEBP"):
-        pixels = _decode_with_pillow(data)  # builds without these codecs still read them
+    if image_format in _PILLOW_ONLY:
+        pixels = _decode_with_pillow(data)
+    else:
+        pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
+        if pixels is None and image_format in _PILLOW_FALLBACK:
+            pixels = _decode_with_pillow(data)
     if pixels is None:
         raise ImageRejected("truncated or corrupt image")
     if pixels.ndim == 2 and not grey:

@@ -12,11 +12,17 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.manifest import MANIFEST_SUFFIXES, MAX_S3_MANIFEST_BYTES, is_manifest_name, read_manifest, read_s3_manifest
+from storage.manifest import (
+    MANIFEST_SUFFIXES,
+    MAX_S3_MANIFEST_BYTES,
+    is_manifest_name,
+    read_manifest,
+    read_s3_manifest,
+)
 from storage.refs import PhotoRef, SourceError
 from storage.s3 import describe_s3_error, is_s3_uri, split_s3_uri
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif", ".avif", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_PAGE_SIZE = 1000  # S3's own maximum per ListObjectsV2 page
 
 

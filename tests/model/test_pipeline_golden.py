@@ -57,6 +57,27 @@ def test_sample_photos_read_correctly(shipped_models, tmp_path):
     # scenes by model.evaluate_scenes (2.4%, over the 0.5% budget) and is the reader's calibration.
 
 
+def test_phone_heic_photos_read_like_their_jpegs(shipped_models, tmp_path):
+    # iPhones save HEIC: the same photos re-saved as HEIC must read as the JPEGs do (a lossy
+    # re-encode may move a borderline last digit, hence one of 8 allowed to differ).
+    from PIL import Image
+
+    from model.samples import write_samples
+
+    labels_path = write_samples(tmp_path, 8, seed=GOLDEN_SEED)
+    rows, jpeg_readings = _read_folder(tmp_path, labels_path, shipped_models)
+    with (tmp_path / "heic.csv").open("w") as handle:
+        handle.write("path,label\n")
+        for row in rows:
+            heic = Path(row["path"]).with_suffix(".heic")
+            Image.open(tmp_path / row["path"]).save(tmp_path / heic, "HEIF", quality=90)
+            handle.write(f"{heic},{row['label']}\n")
+    _, heic_readings = _read_folder(tmp_path, tmp_path / "heic.csv", shipped_models)
+    same = sum(h.reading == j.reading for h, j in zip(heic_readings, jpeg_readings))
+    assert same >= 7, [(j.reading, h.reading) for j, h in zip(jpeg_readings, heic_readings)]
+    assert sum(h.reading == row["label"] for h, row in zip(heic_readings, rows)) >= 5
+
+
 def test_photos_without_counter_are_never_accepted(shipped_models, tmp_path):
     from model.samples import write_samples
 

@@ -18,7 +18,7 @@ def touch(path: Path, data: bytes = b"x") -> Path:
 @pytest.fixture
 def folder(tmp_path) -> Path:
     root = tmp_path / "photos"
-    for name in ["b.jpg", "a.JPEG", "sub/c.png", "sub/deeper/d.TIFF", "e.webp", "f.bmp", "g.tif"]:
+    for name in ["b.jpg", "a.JPEG", "sub/c.png", "sub/deeper/d.TIFF", "e.webp", "f.bmp", "g.tif", "h.HEIC", "i.avif"]:
         touch(root / name, b"12345")
     for name in ["notes.txt", "h.gif", "sub/readme.md", "noext"]:
         touch(root / name)
@@ -30,7 +30,7 @@ def test_folder_lists_images_recursively_sorted_as_absolute_paths(folder):
     uris = [ref.uri for ref in refs]
     assert uris == sorted(uris)
     names = [Path(uri).relative_to(folder.resolve()).as_posix() for uri in uris]
-    assert names == ["a.JPEG", "b.jpg", "e.webp", "f.bmp", "g.tif", "sub/c.png", "sub/deeper/d.TIFF"]
+    assert names == ["a.JPEG", "b.jpg", "e.webp", "f.bmp", "g.tif", "h.HEIC", "i.avif", "sub/c.png", "sub/deeper/d.TIFF"]
     assert all(os.path.isabs(uri) for uri in uris)
     assert all(ref.size == 5 and ref.etag for ref in refs)
 
