@@ -81,8 +81,8 @@ def test_eval_command_scores_crops_and_saves_the_risk_coverage_plot(tmp_path):
 def test_real_phcn_lcd_crops_never_accepted_wrong(shipped):
     """The real LCD smoke test: no wrong reading is ever accepted, and the ones read right stay
     right (decoded as `meter-ocr read --crop` decodes them: 6 of 11 with reader-1.3, 8 with
-    reader-1.4, 10 with reader-1.6, 9 with reader-1.9, which reads loose crops better; the
-    others lose their last digit to glare, and go to review)."""
+    reader-1.4, 10 with reader-1.6, 9 with reader-1.9, which reads loose crops better, 10 with
+    reader-2.0; the others lose their last digit to glare, and go to review)."""
     if not PHCN.is_dir():
         pytest.skip("no ../shared/data/phcn_lcd_crops")
     from model.evaluate_heldout import phcn_set
