@@ -24,6 +24,7 @@ pillow_heif.register_heif_opener()
 DECODABLE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "BMP", "TIFF", "WEBP", "PPM", "GIF", "HEIF", "AVIF"})
 _PILLOW_ONLY = frozenset({"HEIF", "AVIF"})  # OpenCV has no codec for these
 _PILLOW_FALLBACK = frozenset({"GIF", "TIFF", "WEBP"})  # OpenCV builds without these codecs exist
+_HEIF_BRANDS = (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif", b"ftyphevc")  # bytes 4-12
 _COLOUR_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
                  8: cv2.IMREAD_REDUCED_COLOR_8}
 # A JPEG's luma decoded alone skips the colour conversion: ~30% faster at 640x480.
@@ -87,7 +88,7 @@ def _read_header(data: bytes) -> tuple[str, tuple[int, int], int]:
 
 
 def _unidentified_reason(data: bytes) -> str:
-    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[4:8] == b"ftyp":
+    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[4:12] in _HEIF_BRANDS:
         return "truncated or corrupt image"  # a JPEG, PNG or HEIF/AVIF container that does not parse
     return "not an image"
 

@@ -195,6 +195,8 @@ def test_phone_formats_decode_upright_like_a_jpeg(fmt):
 def test_a_broken_heif_container_is_called_corrupt():
     fake_heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
     assert _reason(fake_heic) == "truncated or corrupt image"
+    video = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2mp41" + b"\x00" * 64
+    assert _reason(video) == "not an image"
 
 
 @pytest.mark.parametrize("shape, size", [((480, 640), (192, 144)), ((751, 1001), (192, 144)),
