@@ -108,8 +108,20 @@ def _sample_batch(sets: dict, args, rng: np.random.Generator) -> tuple[np.ndarra
     zoomed = round(args.batch_size * args.zoomed_share) if "zoomed" in sets else 0
     counts = {"scenes": args.batch_size - zoomed, "zoomed": zoomed}
     picks = {name: rng.integers(0, len(images), counts[name]) for name, (images, _) in sets.items()}
-    return (np.concatenate([sets[name][0][pick] for name, pick in picks.items()]),
-            np.concatenate([sets[name][1][pick] for name, pick in picks.items()]))
+    images = np.concatenate([sets[name][0][pick] for name, pick in picks.items()])
+    quads = np.concatenate([sets[name][1][pick] for name, pick in picks.items()])
+    return turned_upside_down(images, quads, rng.random(len(images)) < args.upside_down_share)
+
+
+def turned_upside_down(images: np.ndarray, quads: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The views marked in `which` turned 180 degrees, their quads with them (reading order kept,
+    so the first digit's corner is still corner 0). The scenes turn meters at most 90 degrees
+    either way; without this the locator reads every window turned further from the wrong end."""
+    images, quads = images.copy(), quads.copy()
+    size = images.shape[1]
+    images[which] = images[which][:, ::-1, ::-1]
+    quads[which] = size - quads[which]  # NaN (no counter) stays NaN
+    return images, quads
 
 
 def _validate(predict, validation: dict) -> dict:

@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--validation-scenes", type=int, default=600)
     parser.add_argument("--zoomed-scenes", type=int, default=0, help="second-pass views to train on too")
     parser.add_argument("--zoomed-share", type=float, default=0.5, help="of each batch, when there are any")
+    parser.add_argument("--upside-down-share", type=float, default=0.0,
+                        help="of each batch, views turned 180 degrees (meters mounted upside down)")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -174,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    from model.locator_training import train_and_export  # TensorFlow only past argument parsing
+    # TensorFlow only past argument parsing
+    from model.locator_training import train_and_export
 
     train_and_export(args)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from model.locate import REFINE_FRACTION, zoom_square
 from model.locator_targets import quad_geometry
@@ -18,7 +19,7 @@ def test_zoomed_views_show_the_window_at_the_second_pass_scale():
         if np.isnan(quad).any():
             negatives += 1
             continue
-        _, length, height, _ = quad_geometry(quad)
+        _, length, _, _ = quad_geometry(quad)
         shares.append(length / 192)
     # the window fills about REFINE_FRACTION of the view, spread by the first pass's size errors
     assert abs(np.median(shares) - REFINE_FRACTION) < 0.08
@@ -30,3 +31,20 @@ def test_view_quad_maps_back_onto_the_photo_window():
     centre, side = _first_pass_guess(np.random.default_rng(4), scene.quad)
     _, view = zoom_square(scene.image, centre, side, 192)
     assert np.allclose(view.to_image(_in_view(scene.quad, view)), scene.quad, atol=1e-2)
+
+
+@pytest.mark.model  # model.locator_training imports TensorFlow
+def test_a_view_turned_upside_down_keeps_its_window_and_reverses_the_reading_direction():
+    from model.locator_training import turned_upside_down
+
+    images = np.random.default_rng(0).integers(0, 256, (3, 192, 192), dtype=np.uint8)
+    quad = np.array([[40, 80], [150, 70], [152, 100], [42, 110]], np.float32)
+    quads = np.stack([quad, quad, np.full((4, 2), np.nan, np.float32)])
+    turned, turned_quads = turned_upside_down(images, quads, np.array([True, False, True]))
+    assert np.array_equal(turned[0], images[0][::-1, ::-1]) and np.array_equal(turned[1], images[1])
+    assert np.array_equal(turned_quads[1], quad) and np.isnan(turned_quads[2]).all()
+    centre, length, height, angle = quad_geometry(quad)
+    centre2, length2, height2, angle2 = quad_geometry(turned_quads[0])
+    assert np.allclose(centre2, 192 - centre) and np.isclose(length2, length) and np.isclose(height2, height)
+    assert np.isclose(abs(np.angle(np.exp(1j * (angle2 - angle)))), np.pi)  # read the other way round
+    assert images[0, 0, 0] == turned[0, -1, -1]  # the input was left as it was
