@@ -2,9 +2,13 @@
 
     python -m model.train --run-dir runs/reader [--steps N] [--mix drums=0.4,lcd=0.2,real=0.4]
 
-The run dir holds `ckpt/` (model + optimiser + step, the latest few), `train.log`, `config.json`,
-and `best.weights.h5` + `best.json` (best validation exact-match so far). Re-running the same
-command resumes from the latest checkpoint.
+The run dir holds `ckpt/` (model + optimiser + step + weight average, the latest few),
+`train.log`, `config.json`, and `best.weights.h5` + `best.json` (best validation exact-match so
+far). Re-running the same command resumes from the latest checkpoint.
+
+With `--ema M` the run keeps an exponential moving average of the weights (decay M per step);
+validation scores, and `best.weights.h5` holds, the averaged weights, which are less noisy
+than the last step's at the same learning rate.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ def encode_labels(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return dense, lengths
 
 
-def make_train_step(model, optimizer):
+def make_train_step(model, optimizer, average=None, decay: float = 0.0):
+    """-> a tf.function step. With `average` (variables shaped like the trainable ones) each step
+    also moves them towards the new weights: average = decay * average + (1 - decay) * weights."""
+
     @tf.function(reduce_retracing=True)
     def train_step(images, labels, label_length):
         with tf.GradientTape() as tape:
@@ -53,6 +60,9 @@ def make_train_step(model, optimizer):
         grads = tape.gradient(loss, model.trainable_variables)
         grads, _ = tf.clip_by_global_norm(grads, 5.0)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        if average is not None:
+            for mean, weight in zip(average, model.trainable_variables):
+                mean.assign(decay * mean + (1.0 - decay) * weight)
         return loss
 
     return train_step
@@ -83,39 +93,55 @@ def make_validation(mix, data_dir, height, width, per_source: int = 500) -> dict
 def train(args) -> None:
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(run_dir / "train.log"), logging.StreamHandler()])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # the log file hangs on this module's logger, so it is written even where logging was
+    # configured before (basicConfig is then a no-op), and is closed when the run ends
+    to_file = logging.FileHandler(run_dir / "train.log")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(to_file)
+    log.setLevel(logging.INFO)
+    try:
+        _train(args, run_dir)
+    finally:
+        log.removeHandler(to_file)
+        to_file.close()
+
+
+def _train(args, run_dir: Path) -> None:
     mix = parse_mix(args.mix)
     (run_dir / "config.json").write_text(json.dumps(vars(args), indent=2))
     model = build_reader(args.height, args.width)
     step = tf.Variable(0, dtype=tf.int64)
     schedule = tf.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=0.05)
     optimizer = tf.keras.optimizers.Adam(schedule)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    if args.init_weights:  # a new phase (new schedule, new mix) starting from earlier weights
+        model.load_weights(args.init_weights)
+    average = [tf.Variable(v, trainable=False) for v in model.trainable_variables] if args.ema else None
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
+                               **({"average": average} if average else {}))
     manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=3)
-    if manager.latest_checkpoint:
+    if manager.latest_checkpoint:  # resuming overrides --init-weights
         ckpt.restore(manager.latest_checkpoint)
         log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step))
-    elif args.init_weights:  # a new phase (new schedule, new mix) starting from earlier weights
-        model.load_weights(args.init_weights)
+    elif args.init_weights:
         log.info("initialised from %s", args.init_weights)
     best_path = run_dir / "best.json"
     best = json.loads(best_path.read_text()) if best_path.exists() else {"score": -1.0}
     validation = make_validation(mix, args.data_dir, args.height, args.width)
-    train_step = make_train_step(model, optimizer)
+    train_step = make_train_step(model, optimizer, average, args.ema)
     stream = batch_stream(mix, args.data_dir, args.batch_size, args.height, args.width,
                           seed=args.seed + int(step), workers=args.workers)
     # SIGTERM (kill PID) exits cleanly: the latest step is checkpointed and the producer
     # processes (daemons) are terminated with us
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best)
+        _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best, average)
     finally:
         manager.save(checkpoint_number=int(step))
         log.info("checkpoint saved at step %d", int(step))
 
 
-def _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best) -> None:
+def _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best, average) -> None:
     started, losses = time.time(), []
     while int(step) < args.steps:
         images, labels = next(stream)
@@ -129,7 +155,26 @@ def _loop(args, run_dir, model, step, schedule, manager, train_step, stream, val
             started, losses = time.time(), []
         if int(step) % args.eval_every == 0 or int(step) == args.steps:
             manager.save(checkpoint_number=int(step))
-            best = _validate(model, validation, int(step), best, run_dir)
+            with averaged_weights(model, average):
+                best = _validate(model, validation, int(step), best, run_dir)
+
+
+class averaged_weights:
+    """Context: the model holds the averaged weights inside, its own again after (no-op if None)."""
+
+    def __init__(self, model, average):
+        self.model, self.average = model, average
+
+    def __enter__(self):
+        if self.average:
+            self.kept = [v.numpy() for v in self.model.trainable_variables]
+            for weight, mean in zip(self.model.trainable_variables, self.average):
+                weight.assign(mean)
+
+    def __exit__(self, *exc):
+        if self.average:
+            for weight, kept in zip(self.model.trainable_variables, self.kept):
+                weight.assign(kept)
 
 
 def _validate(model, validation: dict, step: int, best: dict, run_dir: Path) -> dict:
@@ -156,6 +201,8 @@ def main(argv=None) -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--workers", type=int, default=1, help="batch producer processes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="weight-average decay per step, e.g. 0.999 (0: validate the raw weights)")
     parser.add_argument("--init-weights", help="start a fresh run from these .weights.h5 (ignored on resume)")
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--eval-every", type=int, default=500)
