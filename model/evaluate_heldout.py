@@ -26,7 +26,8 @@ import numpy as np
 
 from model.evaluate import EvalReport, score_readings
 from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
-from model.synth.augment import pad_or_cut, turn
+from model.normalise import pad_or_cut
+from model.synth.augment import turn
 
 PHCN = "phcn_lcd_crops"
 SMALL_HEIGHT = 16  # pixels: a counter 15% of a 640 px photo's width, 6-8 digits long

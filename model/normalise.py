@@ -32,6 +32,13 @@ def to_gray(crop: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an (H,W) or (H,W,C) image, got shape {crop.shape}")
 
 
+def pad_or_cut(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """Add that many pixels of the edge colour on each side, or cut them off where negative."""
+    image = cv2.copyMakeBorder(image, *(max(0, p) for p in (top, bottom, left, right)), cv2.BORDER_REPLICATE)
+    ct, cb, cl, cr = (max(0, -p) for p in (top, bottom, left, right))
+    return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
+
+
 def fit_to_canvas(gray: np.ndarray, height: int, width: int) -> np.ndarray:
     """(h,w) uint8 -> (height,width) uint8: scale to `height`, pad right with the border colour."""
     h, w = gray.shape

@@ -8,6 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from model.normalise import pad_or_cut
+
 
 def perspective(rng, image: np.ndarray, strength: float = 0.06) -> np.ndarray:
     """Small rotation/perspective, as a slightly misaligned crop from the locator would be.
@@ -35,13 +37,6 @@ def turn(image: np.ndarray, degrees: float) -> np.ndarray:
     h, w = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
-
-
-def pad_or_cut(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-    """Add that many pixels of the edge colour on each side, or cut them off where negative."""
-    image = cv2.copyMakeBorder(image, *(max(0, p) for p in (top, bottom, left, right)), cv2.BORDER_REPLICATE)
-    ct, cb, cl, cr = (max(0, -p) for p in (top, bottom, left, right))
-    return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
 
 
 def crop_jitter(rng, image: np.ndarray) -> np.ndarray:

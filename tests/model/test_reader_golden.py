@@ -109,11 +109,11 @@ def test_digit_errors_are_counted_per_roll_over_all_drums_and_the_last(shipped):
     assert errors <= 0.05 * 40 * 6  # the shipped reader gets ~99% of real test digits right
 
 
-def test_a_crop_read_differently_with_more_background_goes_to_review():
-    # read --crop accepts a reading only if the crop with 10% more background above and below
-    # (4% at each end) reads the same. Threshold 0, so only that check can send one to review;
-    # counters cut through a digit at one end are the ones whose reading moves.
-    from model.read_crops import _with_more_background, read_crops, read_crops_checked
+def test_a_crop_is_read_in_several_framings_and_accepted_only_if_they_agree():
+    # read --crop reads each crop as cut and in read_crops.REFRAMINGS. Threshold 0, so every
+    # single read is accepted and only the framings can send a crop to review; counters cut
+    # through a digit at one end are the ones whose reading moves.
+    from model.read_crops import REFRAMINGS, read_crops, read_crops_checked, reframe
     from model.reading import Status
     from model.runtime import load_models
 
@@ -122,13 +122,31 @@ def test_a_crop_read_differently_with_more_background_goes_to_review():
     items = clean_counters(24, seed=99)
     crops = [image if k % 2 else image[:, int(image.shape[1] * 0.12):] for k, (image, _) in enumerate(items)]
     crops.append(np.zeros((2, 2, 3), np.uint8))
-    plain = read_crops(crops[:-1], models)
-    again = read_crops([_with_more_background(c) for c in crops[:-1]], models)
+    reads = [read_crops(crops[:-1], models)] + [read_crops([reframe(c, shares) for c in crops[:-1]], models)
+                                                for shares in REFRAMINGS]
     checked = read_crops_checked(crops, models)
-    moved = [p.reading != a.reading for p, a in zip(plain, again)]
+    per_crop = list(zip(*reads))
+    moved = [len({r.reading for r in crop_reads}) > 1 for crop_reads in per_crop]
     assert any(moved) and not all(moved)
-    for p, r, m in zip(plain, checked, moved):
-        assert r.reading == p.reading
-        assert (r.status, r.reason) == ((Status.REVIEW, "reading changes with the framing") if m
-                                        else (Status.ACCEPTED, None))
+    for crop_reads, r, m in zip(per_crop, checked, moved):
+        if m:  # the surest framing's digits, for a person to confirm
+            surest = max(crop_reads, key=lambda read: read.confidence)
+            assert (r.reading, r.status, r.reason) == (surest.reading, Status.REVIEW, "reading changes with the framing")
+        else:
+            assert (r.reading, r.status, r.confidence) == (crop_reads[0].reading, Status.ACCEPTED, crop_reads[0].confidence)
     assert checked[-1].status is Status.UNREADABLE
+
+
+def test_a_surer_framing_never_lifts_a_crop_over_the_threshold():
+    # The threshold is calibrated on single reads of the crop as cut: another framing read more
+    # surely may give the reading, never the acceptance.
+    from model.read_crops import _settle
+    from model.reading import Reading, Status
+
+    as_cut = Reading(Status.REVIEW, "1234", 0.95, "confidence below threshold")
+    same, other = Reading(Status.ACCEPTED, "1234", 0.999), Reading(Status.ACCEPTED, "1284", 0.999)
+    assert _settle([as_cut, same, same]) == as_cut
+    assert _settle([as_cut, other, same]) == Reading(Status.REVIEW, "1284", 0.999, "reading changes with the framing")
+    blank = Reading.failed(Status.UNREADABLE, "no digits read")
+    assert _settle([blank, blank, blank]) == blank
+    assert _settle([blank, Reading(Status.REVIEW, "77", 0.4, "confidence below threshold"), blank]).reading == "77"
