@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from model.evaluate import EvalReport, score_readings
-from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
 from model.normalise import pad_or_cut
+from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
 from model.synth.augment import turn
 
 PHCN = "phcn_lcd_crops"

@@ -44,7 +44,7 @@ def fit_to_canvas(gray: np.ndarray, height: int, width: int) -> np.ndarray:
     h, w = gray.shape
     if h < 2 or w < 2:
         raise ValueError(f"crop too small to read: {gray.shape}")
-    new_w = max(1, min(width, int(round(w * height / h))))
+    new_w = max(1, min(width, round(w * height / h)))
     interp = cv2.INTER_AREA if h > height else cv2.INTER_LINEAR
     scaled = cv2.resize(gray, (new_w, height), interpolation=interp)
     if new_w == width:
