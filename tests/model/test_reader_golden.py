@@ -129,9 +129,11 @@ def test_a_crop_is_read_in_several_framings_and_accepted_only_if_they_agree():
     moved = [len({r.reading for r in crop_reads}) > 1 for crop_reads in per_crop]
     assert any(moved) and not all(moved)
     for crop_reads, r, m in zip(per_crop, checked, moved):
-        if m:  # the surest framing's digits, for a person to confirm
+        if m:  # the surest framing's digits, for a person to confirm, less sure for the disagreement
             surest = max(crop_reads, key=lambda read: read.confidence)
+            agreeing = sum(read.reading == surest.reading for read in crop_reads)
             assert (r.reading, r.status, r.reason) == (surest.reading, Status.REVIEW, "reading changes with the framing")
+            assert r.confidence == pytest.approx(surest.confidence * agreeing / len(crop_reads), abs=1e-6)
         else:
             assert (r.reading, r.status, r.confidence) == (crop_reads[0].reading, Status.ACCEPTED, crop_reads[0].confidence)
     assert checked[-1].status is Status.UNREADABLE
@@ -146,7 +148,8 @@ def test_a_surer_framing_never_lifts_a_crop_over_the_threshold():
     as_cut = Reading(Status.REVIEW, "1234", 0.95, "confidence below threshold")
     same, other = Reading(Status.ACCEPTED, "1234", 0.999), Reading(Status.ACCEPTED, "1284", 0.999)
     assert _settle([as_cut, same, same]) == as_cut
-    assert _settle([as_cut, other, same]) == Reading(Status.REVIEW, "1284", 0.999, "reading changes with the framing")
+    assert _settle([as_cut, other, same]) == Reading(Status.REVIEW, "1284", 0.333, "reading changes with the framing")
     blank = Reading.failed(Status.UNREADABLE, "no digits read")
     assert _settle([blank, blank, blank]) == blank
-    assert _settle([blank, Reading(Status.REVIEW, "77", 0.4, "confidence below threshold"), blank]).reading == "77"
+    unsure = Reading(Status.REVIEW, "77", 0.6, "confidence below threshold")
+    assert _settle([blank, unsure, unsure]) == Reading(Status.REVIEW, "77", 0.4, "confidence below threshold")
