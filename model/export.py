@@ -106,6 +106,7 @@ def export_run(run_dir: Path, out_dir: Path, *, version: str, threshold: float =
         "real_crops": ("haverland_digits train split (sha1 buckets, see model.real_digits)"
                        if "real=" in config["mix"] else None),
         "validation_exact_match": best.get("scores") if weights != "latest" else None,
+        "weight_average_decay": config.get("ema") or None,  # best.weights.h5 holds the average
     }
     metadata = build_metadata(model, version=version, threshold=threshold, metrics=metrics,
                               trained_on=trained_on)
