@@ -29,9 +29,9 @@ MIN_TRUSTED_HEIGHT = 18
 # the most confident read is the reading. It is accepted only if the crop as cut clears the
 # threshold (calibrated on single reads) and every framing reads the same digits. Chosen on
 # 3,000 validation counters; on 2,000 real test counters with reader-2.0, against the crop as cut
-# checked with 10%/4% more background (the rule until then): exact 93.8% -> 95.1%, turned 4
-# degrees 88.5% -> 89.8%, loosely cut 87.0% -> 90.2%, framed as located 90.4% -> 91.7%; as many
-# accepted (57.6% -> 57.8%), as few of them wrong (1 -> 1; loosely cut 4 -> 2).
+# checked with 10%/4% more background (the rule until then): exact 93.8% -> 95.05%, turned 4
+# degrees 88.5% -> 89.8%, loosely cut 87.0% -> 90.15%, framed as located 90.4% -> 91.7%; as many
+# accepted (57.6% -> 57.75%), as few of them wrong (1 -> 1; loosely cut 4 -> 2).
 REFRAMINGS = ((0.05, 0.05, 0.02, 0.02), (-0.04, -0.04, 0.0, 0.0))
 
 
