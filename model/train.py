@@ -132,13 +132,16 @@ def _train(args, run_dir: Path) -> None:
     stream = batch_stream(mix, args.data_dir, args.batch_size, args.height, args.width,
                           seed=args.seed + int(step), workers=args.workers)
     # SIGTERM (kill PID) exits cleanly: the latest step is checkpointed and the producer
-    # processes (daemons) are terminated with us
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # processes are stopped. The handler is put back after, since a caller's forked children
+    # inherit it (a multiprocessing pool's workers then would not stop when terminated).
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best, average)
     finally:
         manager.save(checkpoint_number=int(step))
         log.info("checkpoint saved at step %d", int(step))
+        stream.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _loop(args, run_dir, model, step, schedule, manager, train_step, stream, validation, best, average) -> None:

@@ -69,12 +69,18 @@ def _produce(queue, mix, data_dir, size, height, width, seed):
 
 
 def batch_stream(mix, data_dir, size, height, width, seed, workers: int = 1) -> Iterator:
-    """Endless batches from `workers` spawned producer processes (spawn: no TF state is forked)."""
+    """Endless batches from `workers` spawned producer processes (spawn: no TF state is forked).
+    Closing the generator stops them."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue(maxsize=16)
     procs = [ctx.Process(target=_produce, args=(queue, mix, data_dir, size, height, width, seed + i),
                          daemon=True) for i in range(workers)]
     for p in procs:
         p.start()
-    while True:
-        yield queue.get()
+    try:
+        while True:
+            yield queue.get()
+    finally:
+        for p in procs:
+            p.terminate()
+            p.join()

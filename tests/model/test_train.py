@@ -1,6 +1,9 @@
-"""Reader training: the weight average (--ema) and resuming a run with it."""
+"""Reader training: the weight average (--ema), resuming a run with it, and a run leaving nothing
+behind in its caller."""
 
 import json
+import multiprocessing
+import signal
 
 import numpy as np
 import pytest
@@ -65,7 +68,12 @@ def test_a_run_with_the_average_saves_it_as_best_and_resumes_it(tmp_path):
     run_dir = tmp_path / "run"
     argv = ["--run-dir", str(run_dir), "--mix", "drums=1", "--batch-size", "8", "--eval-every", "2",
             "--log-every", "2", "--ema", "0.5"]
+    handler = signal.getsignal(signal.SIGTERM)
     train.main([*argv, "--steps", "4"])
+    # nothing is left behind: the caller's SIGTERM handler (which forked children inherit) and
+    # no batch producer process still running
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert multiprocessing.active_children() == []
     assert json.loads((run_dir / "best.json").read_text())["step"] in (2, 4)
     ckpt = tf.train.latest_checkpoint(run_dir / "ckpt")
     names = [name for name, _ in tf.train.list_variables(ckpt)]
