@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from model.evaluate import EvalReport, score_readings
-from model.normalise import pad_or_cut
+from model.normalise import reframe
 from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
 from model.synth.augment import turn
 
@@ -56,8 +56,7 @@ def frame(image: np.ndarray, *, degrees: float = 0.0, above: float = 0.0, below:
           sides: float = 0.0) -> np.ndarray:
     """One counter cut differently: `above`/`below` (shares of its height) and `sides` (of its
     width) of background added, or cut off where negative, then turned by `degrees`."""
-    h, w = image.shape[:2]
-    image = pad_or_cut(image, round(above * h), round(below * h), round(sides * w), round(sides * w))
+    image = reframe(image, (above, below, sides, sides))
     return turn(image, degrees) if degrees else image
 
 

@@ -39,6 +39,15 @@ def pad_or_cut(image: np.ndarray, top: int, bottom: int, left: int, right: int) 
     return image[ct : image.shape[0] - cb, cl : image.shape[1] - cr]
 
 
+def reframe(crop: np.ndarray, shares: tuple[float, float, float, float]) -> np.ndarray:
+    """The crop with (above, below, each end) shares of its height, height, width, width of its
+    edge colour added, or cut off where negative."""
+    crop = np.asarray(crop)
+    h, w = crop.shape[:2]
+    top, bottom, left, right = (round(share * side) for share, side in zip(shares, (h, h, w, w)))
+    return pad_or_cut(crop, top, bottom, left, right)
+
+
 def fit_to_canvas(gray: np.ndarray, height: int, width: int) -> np.ndarray:
     """(h,w) uint8 -> (height,width) uint8: scale to `height`, pad right with the border colour."""
     h, w = gray.shape

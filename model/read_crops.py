@@ -13,7 +13,7 @@ import numpy as np
 
 from model.confidence import digit_confidences, sequence_confidence, status_for
 from model.decode import decode_constrained, decode_greedy, labels_to_text
-from model.normalise import pad_or_cut, to_reader_input
+from model.normalise import reframe, to_reader_input
 from model.reading import DigitConfidence, Reading, Status
 from model.runtime import Models, Reader
 
@@ -69,14 +69,6 @@ def read_crops_checked(crops: Sequence[np.ndarray], models: Models, *,
     readings = read_crops([*crops, *framed], models, digits=digits)
     n = len(crops)
     return [_settle(readings[i::n]) for i in range(n)]
-
-
-def reframe(crop: np.ndarray, shares: tuple[float, float, float, float]) -> np.ndarray:
-    """The crop with (above, below, each end) shares of its height, height, width, width of its
-    edge colour added, or cut off where negative."""
-    h, w = np.asarray(crop).shape[:2]
-    top, bottom, left, right = (round(share * side) for share, side in zip(shares, (h, h, w, w)))
-    return pad_or_cut(np.asarray(crop), top, bottom, left, right)
 
 
 def _settle(reads: list[Reading]) -> Reading:

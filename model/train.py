@@ -19,6 +19,7 @@ import logging
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -162,22 +163,20 @@ def _loop(args, run_dir, model, step, schedule, manager, train_step, stream, val
                 best = _validate(model, validation, int(step), best, run_dir)
 
 
-class averaged_weights:
+@contextmanager
+def averaged_weights(model, average):
     """Context: the model holds the averaged weights inside, its own again after (no-op if None)."""
-
-    def __init__(self, model, average):
-        self.model, self.average = model, average
-
-    def __enter__(self):
-        if self.average:
-            self.kept = [v.numpy() for v in self.model.trainable_variables]
-            for weight, mean in zip(self.model.trainable_variables, self.average):
-                weight.assign(mean)
-
-    def __exit__(self, *exc):
-        if self.average:
-            for weight, kept in zip(self.model.trainable_variables, self.kept):
-                weight.assign(kept)
+    if not average:
+        yield
+        return
+    kept = [v.numpy() for v in model.trainable_variables]
+    for weight, mean in zip(model.trainable_variables, average):
+        weight.assign(mean)
+    try:
+        yield
+    finally:
+        for weight, value in zip(model.trainable_variables, kept):
+            weight.assign(value)
 
 
 def _validate(model, validation: dict, step: int, best: dict, run_dir: Path) -> dict:

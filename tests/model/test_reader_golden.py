@@ -113,7 +113,8 @@ def test_a_crop_is_read_in_several_framings_and_accepted_only_if_they_agree():
     # read --crop reads each crop as cut and in read_crops.REFRAMINGS. Threshold 0, so every
     # single read is accepted and only the framings can send a crop to review; counters cut
     # through a digit at one end are the ones whose reading moves.
-    from model.read_crops import REFRAMINGS, read_crops, read_crops_checked, reframe
+    from model.normalise import reframe
+    from model.read_crops import REFRAMINGS, read_crops, read_crops_checked
     from model.reading import Status
     from model.runtime import load_models
 
