@@ -30,6 +30,7 @@ from model.real_digits import DEFAULT_DATA_DIR, RealCounterSource
 from model.synth.augment import turn
 
 PHCN = "phcn_lcd_crops"
+REAL_TEST_SEED = 4242  # the real test counters' seed (model.compare_open_model reads the same)
 SMALL_HEIGHT = 16  # pixels: a counter 15% of a 640 px photo's width, 6-8 digits long
 
 
@@ -187,8 +188,8 @@ def run(args) -> dict:
             "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778)}
     sets[f"synthetic_drums_{SMALL_HEIGHT}px_high"] = shrunk(sets["synthetic_drums"], SMALL_HEIGHT)
     if (args.data_dir / "haverland_digits").is_dir():
-        sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, 4242)
-        sets["real_test_independent_crops"] = real_counter_set(args.data_dir, "test", args.count, 4242,
+        sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, REAL_TEST_SEED)
+        sets["real_test_independent_crops"] = real_counter_set(args.data_dir, "test", args.count, REAL_TEST_SEED,
                                                                carry_consistent=False)
         sets[f"real_test_{SMALL_HEIGHT}px_high"] = shrunk(sets["real_test"], SMALL_HEIGHT)
         sets["real_test_turned_4deg"] = reframed(sets["real_test"], degrees=4.0)

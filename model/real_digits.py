@@ -69,13 +69,14 @@ class DigitCrop:
 class RealCounterSource:
     """A counter source (rng -> (BGR uint8 image, label)) over one split's crops.
 
-    Counters are carry-consistent by default, like a real odometer: a rolling crop (d.3 to d.9)
-    is the last drum or sits left of a drum that reads 9. A drum other than the last turns only
-    while the drum to its right passes 9 -> 0 (DESIGN.md; whether the drums turn continuously
-    or only at the carry), so every other drum rests on a digit. The reading is floor(meter
-    value), and that right-hand 9 is also what tells a d.9 drum from a freshly arrived (d+1).0
-    one, which look alike. Independent crops (`carry_consistent=False`) make counters no meter
-    can show: half-turned drums anywhere, and a centred digit that is d or d - 1 at random."""
+    Counters are carry-consistent by default, like a real odometer. The last drum may show any
+    roll. A drum other than the last turns only while the drum to its right passes 9 -> 0, in
+    step with it (DESIGN.md), so a rolling crop (d.3 to d.9) sits left of a 9 rolled as far
+    (within a tenth: the nearest this meter type offers), and every other drum rests on a
+    digit. The reading is floor(meter value), and that right-hand 9 turning towards 0 is what
+    tells a d.9 drum from a freshly arrived (d+1).0 one, which look alike; beside a 9 at rest,
+    a drum rests too. Independent crops (`carry_consistent=False`) make counters no meter can
+    show: half-turned drums anywhere, and a centred digit that is d or d - 1 at random."""
 
     crops: dict[str, list[list[DigitCrop]]]  # meter_type -> digit -> crops
     type_weights: dict[str, float]
@@ -103,20 +104,34 @@ class RealCounterSource:
 
     def __post_init__(self):
         self._at_rest = {t: [[c for c in pool if not c.rolling] for pool in d] for t, d in self.crops.items()}
+        self._rolling = {t: [[c for c in pool if c.rolling] for pool in d] for t, d in self.crops.items()}
 
     def sample(self, rng: np.random.Generator) -> list[DigitCrop]:
-        """One counter's crops, left to right: one meter type, digits uniform per position."""
+        """One counter's crops, left to right: one meter type, digits uniform per position.
+        Drawn right to left, so each drum knows whether the one to its right is carrying it."""
         types = list(self.crops)
         w = np.array([self.type_weights[t] for t in types])
         meter_type = types[rng.choice(len(types), p=w / w.sum())]
         digits = rng.integers(0, 10, int(rng.integers(self.lengths[0], self.lengths[1] + 1)))
-        picks = []
-        for k, digit in enumerate(digits):
+        picks: list[DigitCrop] = []
+        for k in range(len(digits) - 1, -1, -1):
+            digit = int(digits[k])
             pool = self.crops[meter_type][digit]
-            if self.carry_consistent and k + 1 < len(digits) and digits[k + 1] != 9:
-                pool = self._at_rest[meter_type][digit]
-            picks.append(pool[rng.integers(len(pool))])
+            if self.carry_consistent and picks:
+                right = picks[0]
+                carried = right.digit == 9 and right.rolling
+                pool = self._in_step(meter_type, digit, right.roll) if carried else self._at_rest[meter_type][digit]
+            picks.insert(0, pool[rng.integers(len(pool))])
         return picks
+
+    def _in_step(self, meter_type: str, digit: int, roll: str) -> list[DigitCrop]:
+        """Crops of `digit` rolled as far as `roll` (the t of d.t), or the nearest there are;
+        the drum at rest where this type has no rolling crop of the digit."""
+        rolling = self._rolling[meter_type][digit]
+        if not rolling:
+            return self._at_rest[meter_type][digit]
+        nearest = min(abs(int(c.roll) - int(roll)) for c in rolling)
+        return [c for c in rolling if abs(int(c.roll) - int(roll)) <= max(nearest, 1)]
 
     def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         picks = self.sample(rng)

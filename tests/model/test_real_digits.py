@@ -1,5 +1,5 @@
 """Counters composed from real digit crops follow the odometer: a rolling drum (d.3 to d.9) is
-the last one or sits left of a 9. Built from tiny stand-in crops, so they run without
+the last one or sits left of a 9 rolled as far. Built from tiny stand-in crops, so they run without
 ../shared; the `data` test checks the real crops' splits and composition when ../shared/data is
 there."""
 
@@ -33,6 +33,25 @@ def _rolling_left_of(source: RealCounterSource, counters: int = 400) -> list[int
 def test_a_rolling_drum_only_sits_left_of_a_nine():
     right_digits = _rolling_left_of(_source(carry_consistent=True))
     assert right_digits and set(right_digits) == {9}
+
+
+def test_a_drum_turns_in_step_with_the_nine_to_its_right_and_rests_beside_one_at_rest():
+    rng = np.random.default_rng(5)
+    source = _source(carry_consistent=True)
+    pairs = [pair for _ in range(400) for pair in pairwise(source.sample(rng)) if pair[1].digit == 9]
+    beside_rolling = [left for left, right in pairs if right.rolling]
+    assert beside_rolling and all(left.roll == right.roll for left, right in pairs if right.rolling)
+    assert all(not left.rolling for left, right in pairs if not right.rolling)
+
+
+def test_in_step_falls_back_to_the_nearest_roll_the_type_has():
+    def crop(digit: int, roll: str) -> DigitCrop:
+        return DigitCrop(np.zeros((12, 8, 3), np.uint8), digit, roll)
+
+    pools = [[crop(d, "0"), crop(d, "3"), crop(d, "4")] for d in range(9)] + [[crop(9, "0"), crop(9, "9")]]
+    source = RealCounterSource({"gas": pools}, {"gas": 1.0}, (5, 8), augment=False)
+    assert {c.roll for c in source._in_step("gas", 2, "9")} == {"4"}
+    assert {c.roll for c in source._in_step("gas", 2, "4")} == {"3", "4"}
 
 
 def test_independent_crops_break_the_odometer():
