@@ -4,11 +4,11 @@
 
 Sets: counters composed from haverland 'test' crops (5-8 digits, never trained on), carry-consistent
 like a real odometer and, for comparison, from independent crops (see model.real_digits); held-out
-synthetic drums and LCDs (fresh seeds, field augmentations on), the 11 real PHCN LCD crops; the
-real and synthetic drum counters again at SMALL_HEIGHT pixels high, as a far or small photo shows
-them; the real ones framed less carefully (turned 4 degrees, off-centre, loose, and as the
-locator frames whole photos' windows); and the signature's speed at batch 64 and the model's
-load time.
+synthetic drums and LCDs (fresh seeds, field augmentations on, and again as rendered, without
+them), the 11 real PHCN LCD crops; the real and synthetic drum counters again at SMALL_HEIGHT
+pixels high, as a far or small photo shows them; the real ones framed less carefully (turned 4
+degrees, off-centre, loose, and as the locator frames whole photos' windows); and the
+signature's speed at batch 64 and the model's load time.
 """
 
 from __future__ import annotations
@@ -116,12 +116,20 @@ def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: 
     return report
 
 
-def synthetic_set(kind: str, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
-    """Held-out synthetic counters as trained on ('drums' or 'lcd'), augmentations on."""
+def synthetic_set(kind: str, count: int, seed: int, *, augmented: bool = True) -> list[tuple[np.ndarray, str]]:
+    """Held-out synthetic counters ('drums' or 'lcd'): as trained on, field augmentations on, or
+    as rendered (`augmented=False`: clean counters of the same kind, which say how much of the
+    error is the augmentations' and how much the renders' own, such as a last drum turned
+    0.9-0.98 of the way)."""
+    from model.synth.counters import sample_drum_counter
+    from model.synth.lcd import sample_lcd_counter
     from model.train_data import synthetic_drums, synthetic_lcd
 
     rng = np.random.default_rng(seed)
-    make = {"drums": synthetic_drums, "lcd": synthetic_lcd}[kind]
+    if augmented:
+        make = {"drums": synthetic_drums, "lcd": synthetic_lcd}[kind]
+    else:
+        make = {"drums": sample_drum_counter, "lcd": sample_lcd_counter}[kind]
     return [make(rng) for _ in range(count)]
 
 
@@ -185,7 +193,9 @@ def run(args) -> dict:
     results: dict = {"model_version": models.version, "load_seconds": round(time.perf_counter() - start, 3)}
     results["crops_per_second_batch64"] = round(measure_speed(models))
     sets = {"synthetic_drums": synthetic_set("drums", args.synthetic_count, 777),
-            "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778)}
+            "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778),
+            "synthetic_drums_unaugmented": synthetic_set("drums", args.synthetic_count, 777, augmented=False),
+            "synthetic_lcd_unaugmented": synthetic_set("lcd", args.synthetic_count, 778, augmented=False)}
     sets[f"synthetic_drums_{SMALL_HEIGHT}px_high"] = shrunk(sets["synthetic_drums"], SMALL_HEIGHT)
     if (args.data_dir / "haverland_digits").is_dir():
         sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, REAL_TEST_SEED)

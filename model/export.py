@@ -78,7 +78,8 @@ def export_untrained(out_dir: Path, *, height: int = 32, width: int = 128, seed:
 
 def load_run_model(run_dir: Path, weights: str = "best.weights.h5") -> tuple[keras.Model, dict]:
     """Rebuild the network of a training run (its config.json) and load `weights` into it:
-    a .weights.h5 file in the run dir, or "latest" for the newest training checkpoint."""
+    a .weights.h5 file in the run dir, or "latest" for the newest training checkpoint's weights
+    as validation scores them (the weight average, where the run keeps one: --ema)."""
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
     model = build_reader(config["height"], config["width"], unroll=True)  # same weights, faster serving
@@ -86,7 +87,10 @@ def load_run_model(run_dir: Path, weights: str = "best.weights.h5") -> tuple[ker
         latest = tf.train.latest_checkpoint(run_dir / "ckpt")
         if latest is None:
             raise FileNotFoundError(f"no checkpoint under {run_dir / 'ckpt'}")
-        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+        average = [tf.Variable(v, trainable=False) for v in model.trainable_variables] if config.get("ema") else []
+        tf.train.Checkpoint(model=model, **({"average": average} if average else {})).restore(latest).expect_partial()
+        for weight, mean in zip(model.trainable_variables, average):
+            weight.assign(mean)
         config["exported_checkpoint"] = Path(latest).name
     else:
         model.load_weights(run_dir / weights)

@@ -95,7 +95,7 @@ def test_crop_path_reads_crops_directly(models):
 
 def test_unsure_location_or_unstable_reading_never_auto_accepts():
     from model.locate import CounterBox
-    from model.pipeline import _trusted, choose_reading
+    from model.pipeline import SHORT_READING_REASON, _trusted, choose_reading
     from model.reading import Reading
 
     sure = CounterBox(np.zeros((4, 2), np.float32), score=0.95, orientation_confidence=0.2)
@@ -103,6 +103,9 @@ def test_unsure_location_or_unstable_reading_never_auto_accepts():
     accepted = Reading(Status.ACCEPTED, reading="1234", confidence=0.99)
     assert _trusted(accepted, sure).status == Status.ACCEPTED
     assert _trusted(accepted, unsure).status == Status.REVIEW
+    short = Reading(Status.ACCEPTED, reading="044", confidence=0.999)  # printed text, not a counter
+    assert (_trusted(short, sure).status, _trusted(short, sure).reason) == (Status.REVIEW, SHORT_READING_REASON)
+    assert _trusted(short, sure, digits=3).status == Status.ACCEPTED  # a profile says 3 digits
     flipped = Reading(Status.ACCEPTED, reading="4321", confidence=0.97)
     both = choose_reading([[accepted], [flipped]])  # each end read accepts different digits
     assert (both.reading, both.status) == ("1234", Status.REVIEW)

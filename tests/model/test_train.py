@@ -81,3 +81,10 @@ def test_a_run_with_the_average_saves_it_as_best_and_resumes_it(tmp_path):
     train.main([*argv, "--steps", "6"])
     log = (run_dir / "train.log").read_text()
     assert "resumed from" in log and "step 6 validation" in log
+    # exported from the last checkpoint, the weights are the average that validation scored
+    from model.export import load_run_model
+
+    exported, _ = load_run_model(run_dir, "latest")
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run_dir / "ckpt"))
+    for index, weight in enumerate(exported.trainable_variables):
+        np.testing.assert_allclose(weight.numpy(), reader.get_tensor(f"average/{index}/.ATTRIBUTES/VARIABLE_VALUE"))
