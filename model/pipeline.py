@@ -39,8 +39,9 @@ DEFAULT_LENGTH_VARIANTS = (0.06, 0.12, 0.2)
 NO_LOCATOR_REASON = "no counter found: no locator model in the model folder"
 # Meter counters show 4 to 10 drums or LCD digits (the renders and the real crops alike), so a
 # window that reads fewer, without a profile that says so, is a label, a serial's tail or a
-# counter found in part: a person looks. A clutter photo's printed "044", found at 0.801 and
-# read at 0.9912, was accepted otherwise (1 of 240 held-out photos without a counter).
+# counter found in part: a person looks. A clutter photo's printed "044", found at 0.801, was
+# read at 0.9912 by phase 15's reader (model/training_state) and accepted: 1 of 240 held-out
+# photos without a counter.
 MIN_COUNTER_DIGITS = 4
 SHORT_READING_REASON = f"fewer than {MIN_COUNTER_DIGITS} digits: not a whole counter"
 
