@@ -28,9 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.evaluate import score_readings
+from model.evaluate import align, score_readings
 from model.evaluate_heldout import REAL_TEST_SEED, real_source
-from model.real_digits import DEFAULT_DATA_DIR, DigitCrop, compose_counter
+from model.real_digits import DEFAULT_DATA_DIR, DigitCrop, reading_of
 
 OPEN_INPUT = (20, 32)  # width, height of dig-class100's RGB input, float 0-255
 OPEN_BATCH = 256
@@ -80,32 +80,27 @@ def carry_reading(classes) -> str:
 
 
 def real_test_counters(data_dir: Path, count: int) -> list[tuple[np.ndarray, list[DigitCrop]]]:
-    """evaluate_heldout's `real_test` counters, each with the crops it was composed from."""
+    """evaluate_heldout's `real_test` counters, each with the crops it was composed from (drawn
+    as RealCounterSource.fixed_set draws them)."""
     source = replace(real_source(data_dir, "test"), augment=False)
     rng = np.random.default_rng(REAL_TEST_SEED)
-    counters = []
-    for _ in range(count):  # the order RealCounterSource.fixed_set draws in
-        picks = source.sample(rng)
-        counters.append((compose_counter(rng, [c.image for c in picks], augment=False), picks))
-    return counters
+    return [source.draw(rng) for _ in range(count)]
 
 
-def score(readings: list[str | None], counters) -> dict:
-    """Exact match, per-digit accuracy (same-length readings only count their right digits) and
-    the last drum's error rate by roll."""
-    exact = digits_right = digits_total = 0
+def score(readings: list[str | None], labels: list[str], last_rolls: list[str]) -> dict:
+    """Exact match, per-digit accuracy (aligned as model.evaluate aligns it) and the last
+    drum's error rate by how far it rolled (a reading of another length misses it)."""
+    exact = digits_right = 0
     last: dict[str, list[int]] = {}
-    for reading, (_, picks) in zip(readings, counters):
-        label = "".join(str(c.digit) for c in picks)
-        exact += reading == label
-        digits_total += len(label)
-        same_length = reading is not None and len(reading) == len(label)
-        digits_right += sum(a == b for a, b in zip(reading, label)) if same_length else 0
-        tally = last.setdefault(picks[-1].roll, [0, 0])
-        tally[0] += not same_length or reading[-1] != label[-1]
+    for reading, label, roll in zip(readings, labels, last_rolls):
+        text = reading or ""
+        exact += text == label
+        digits_right += sum(truth == got for truth, got in align(label, text))
+        tally = last.setdefault(roll, [0, 0])
+        tally[0] += len(text) != len(label) or text[-1] != label[-1]
         tally[1] += 1
-    return {"exact_match": round(exact / len(counters), 4),
-            "per_digit_accuracy": round(digits_right / digits_total, 4),
+    return {"exact_match": round(exact / len(labels), 4),
+            "per_digit_accuracy": round(digits_right / sum(map(len, labels)), 4),
             "last_drum_error_rate_by_roll": {roll: {"crops": n, "error_rate": round(e / n, 4)}
                                              for roll, (e, n) in sorted(last.items())}}
 
@@ -116,7 +111,8 @@ def run(args) -> dict:
 
     counters = real_test_counters(args.data_dir, args.count)
     models = load_models(args.model_dir)
-    labels = ["".join(str(c.digit) for c in picks) for _, picks in counters]
+    labels = [reading_of(picks) for _, picks in counters]
+    last_rolls = [picks[-1].roll for _, picks in counters]
     readings = read_crops_checked([image for image, _ in counters], models)  # as `read --crop`
     report = score_readings(readings, labels)
     crops = [c.image for _, picks in counters for c in picks]
@@ -126,11 +122,11 @@ def run(args) -> dict:
         per_counter.append(classes[start:start + len(picks)])
         start += len(picks)
     return {"counters": len(counters), "model_version": models.version,
-            "ours": {**score([r.reading for r in readings], counters),
+            "ours": {**score([r.reading for r in readings], labels, last_rolls),
                      "coverage_at_995": report.coverage_at_995, "accepted_share": report.accepted_share,
                      "accepted_error": report.accepted_error},
-            "open_floor": score([floor_reading(c) for c in per_counter], counters),
-            "open_carry": score([carry_reading(c) for c in per_counter], counters)}
+            "open_floor": score([floor_reading(c) for c in per_counter], labels, last_rolls),
+            "open_carry": score([carry_reading(c) for c in per_counter], labels, last_rolls)}
 
 
 def main(argv=None) -> None:

@@ -133,14 +133,24 @@ class RealCounterSource:
         nearest = min(abs(int(c.roll) - int(roll)) for c in rolling)
         return [c for c in rolling if abs(int(c.roll) - int(roll)) <= max(nearest, 1)]
 
-    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, list[DigitCrop]]:
+        """One composed counter and the crops it was composed from, left to right."""
         picks = self.sample(rng)
-        return compose_counter(rng, [c.image for c in picks], self.augment), "".join(str(c.digit) for c in picks)
+        return compose_counter(rng, [c.image for c in picks], self.augment), picks
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        image, picks = self.draw(rng)
+        return image, reading_of(picks)
 
     def fixed_set(self, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
         """`count` composed counters, reproducible from `seed` (augmented only if `self.augment`)."""
         rng = np.random.default_rng(seed)
         return [self(rng) for _ in range(count)]
+
+
+def reading_of(picks: list[DigitCrop]) -> str:
+    """A composed counter's label: each crop's digit_floor, left to right."""
+    return "".join(str(c.digit) for c in picks)
 
 
 def compose_counter(rng: np.random.Generator, crops: list[np.ndarray], augment: bool = True) -> np.ndarray:

@@ -22,11 +22,11 @@ def test_carry_rounds_a_drum_at_rest_and_floors_one_turning_with_a_nine():
 def test_the_counters_are_evaluate_heldouts_real_test():
     from model.compare_open_model import real_test_counters
     from model.evaluate_heldout import REAL_TEST_SEED, real_counter_set
-    from model.real_digits import DEFAULT_DATA_DIR, HAVERLAND
+    from model.real_digits import DEFAULT_DATA_DIR, HAVERLAND, reading_of
 
     if not (DEFAULT_DATA_DIR / HAVERLAND).is_dir():
         pytest.skip("no ../shared/data/haverland_digits")
     ours = real_test_counters(DEFAULT_DATA_DIR, 20)
     theirs = real_counter_set(DEFAULT_DATA_DIR, "test", 20, REAL_TEST_SEED)
     for (image, picks), (expected, label) in zip(ours, theirs):
-        assert "".join(str(c.digit) for c in picks) == label and np.array_equal(image, expected)
+        assert reading_of(picks) == label and np.array_equal(image, expected)
