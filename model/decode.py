@@ -123,3 +123,8 @@ def labels_to_text(labels: tuple[int, ...], alphabet: str, blank_index: int) -> 
     """Alphabet indices -> text. Class ids skip the blank: class c maps to alphabet[c'] where
     c' is c with the blank removed from the numbering."""
     return "".join(alphabet[c if c < blank_index else c - 1] for c in labels)
+
+
+def text_to_labels(text: str, alphabet: str, blank_index: int) -> tuple[int, ...]:
+    """The inverse of labels_to_text."""
+    return tuple(i if i < blank_index else i + 1 for i in (alphabet.index(ch) for ch in text))

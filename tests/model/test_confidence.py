@@ -1,15 +1,24 @@
-"""Sequence confidence ranks likely errors low; status_for applies the threshold."""
+"""Sequence confidence is the reading's probability and ranks likely errors low; agreed
+confidences combine a window's views; status_for applies the threshold."""
+
+import itertools
 
 import numpy as np
 
-from model.confidence import digit_confidences, sequence_confidence, status_for
+from model.confidence import (
+    agreed_confidences,
+    digit_confidences,
+    label_posteriors,
+    sequence_confidence,
+    status_for,
+)
 from model.decode import decode_greedy
 from model.reading import Status
 
 BLANK = 10
 
 
-def clean_posteriors(path, peak=0.98):
+def clean_posteriors(path, peak=0.995):
     probs = np.full((len(path), 11), (1 - peak) / 10)
     probs[np.arange(len(path)), path] = peak
     return probs
@@ -20,7 +29,7 @@ def test_clean_sequence_is_confident():
     decoded = decode_greedy(probs, BLANK)
     assert decoded.labels == (4, 2, 7)
     assert sequence_confidence(probs, decoded, BLANK) > 0.9
-    assert np.allclose(digit_confidences(probs, decoded), 0.98)
+    assert np.allclose(digit_confidences(probs, decoded), 0.995)
 
 
 def test_ambiguous_digit_ranks_lower():
@@ -43,6 +52,31 @@ def test_possible_missing_digit_in_a_gap_ranks_lower():
     assert decoded.labels == (4, 7)
     assert sequence_confidence(gap_digit, decoded, BLANK) < 0.65
     assert sequence_confidence(clean, decode_greedy(clean, BLANK), BLANK) > 0.9
+
+
+def test_label_posteriors_sum_every_path_that_collapses_to_the_labels():
+    # brute force over all 3^5 frame paths of a 2-symbol alphabet plus blank (index 2)
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), 5)
+    totals: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(3), repeat=5):
+        labels = tuple(s for t, s in enumerate(path) if s != 2 and (t == 0 or s != path[t - 1]))
+        totals[labels] = totals.get(labels, 0.0) + float(np.prod(probs[np.arange(5), path]))
+    got = label_posteriors(np.broadcast_to(probs, (len(totals), 5, 3)), list(totals), 2)
+    assert np.allclose(got, list(totals.values()))
+    assert np.isclose(sum(totals.values()), 1.0)
+
+
+def test_agreed_confidence_is_the_geometric_mean_over_views():
+    clean = clean_posteriors([BLANK, 4, BLANK, 2, BLANK, 7, BLANK])
+    doubtful = clean.copy()
+    doubtful[3] = 0.0
+    doubtful[3, 2], doubtful[3, 3] = 0.4, 0.6  # this view reads 437
+    one, two = (sequence_confidence(p, decode_greedy(clean, BLANK), BLANK) for p in (clean, doubtful))
+    agreed, alone, empty = agreed_confidences([([clean, doubtful], (4, 2, 7)), ([clean], (4, 2, 7)), ([clean], ())],
+                                              BLANK)
+    assert np.isclose(agreed, np.sqrt(one * two)) and agreed < one
+    assert np.isclose(alone, one) and empty == 0.0
+    assert agreed_confidences([], BLANK) == []
 
 
 def test_empty_reading_has_zero_confidence():

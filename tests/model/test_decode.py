@@ -5,7 +5,14 @@ import itertools
 import numpy as np
 import pytest
 
-from model.decode import collapse_path, decode_constrained, decode_greedy, labels_to_text, path_log_prob
+from model.decode import (
+    collapse_path,
+    decode_constrained,
+    decode_greedy,
+    labels_to_text,
+    path_log_prob,
+    text_to_labels,
+)
 
 
 def random_probs(rng, frames, classes, sharpness=3.0):
@@ -79,6 +86,8 @@ def test_spans_cover_each_label_run():
 def test_labels_to_text_skips_the_blank_in_numbering():
     assert labels_to_text((0, 9, 5), "0123456789", blank_index=10) == "095"
     assert labels_to_text((1, 10, 6), "0123456789", blank_index=0) == "095"
+    assert text_to_labels("095", "0123456789", blank_index=10) == (0, 9, 5)
+    assert text_to_labels("095", "0123456789", blank_index=0) == (1, 10, 6)
 
 
 def test_bad_shapes_raise():

@@ -134,27 +134,34 @@ def test_a_crop_is_read_in_several_framings_and_accepted_only_if_they_agree():
     moved = [len({r.reading for r in crop_reads}) > 1 for crop_reads in per_crop]
     assert any(moved) and not all(moved)
     for crop_reads, r, m in zip(per_crop, checked, moved):
+        surest = max(crop_reads, key=lambda read: read.confidence)
         if m:  # the surest framing's digits, for a person to confirm, less sure for the disagreement
-            surest = max(crop_reads, key=lambda read: read.confidence)
-            agreeing = sum(read.reading == surest.reading for read in crop_reads)
             assert (r.reading, r.status, r.reason) == (surest.reading, Status.REVIEW, "reading changes with the framing")
-            assert r.confidence == pytest.approx(surest.confidence * agreeing / len(crop_reads), abs=1e-6)
-        else:
-            assert (r.reading, r.status, r.confidence) == (crop_reads[0].reading, Status.ACCEPTED, crop_reads[0].confidence)
+            assert r.confidence < surest.confidence
+        else:  # the same digits in every framing: the geometric mean of the three reads' confidences
+            mean = float(np.exp(np.mean(np.log([read.confidence for read in crop_reads]))))
+            assert (r.reading, r.status) == (crop_reads[0].reading, Status.ACCEPTED)
+            assert r.confidence == pytest.approx(mean, abs=2e-6)
+            assert min(read.confidence for read in crop_reads) - 1e-6 <= r.confidence <= surest.confidence + 1e-6
     assert checked[-1].status is Status.UNREADABLE
 
 
-def test_a_surer_framing_never_lifts_a_crop_over_the_threshold():
-    # The threshold is calibrated on single reads of the crop as cut: another framing read more
+def test_only_the_agreed_confidence_can_accept_a_crop():
+    # The threshold is calibrated on confidences agreed over the framings: one framing read more
     # surely may give the reading, never the acceptance.
-    from model.read_crops import _settle
+    from model.read_crops import MIN_TRUSTED_HEIGHT, _settle
     from model.reading import Reading, Status
 
     as_cut = Reading(Status.REVIEW, "1234", 0.95, "confidence below threshold")
-    same, other = Reading(Status.ACCEPTED, "1234", 0.999), Reading(Status.ACCEPTED, "1284", 0.999)
-    assert _settle([as_cut, same, same]) == as_cut
-    assert _settle([as_cut, other, same]) == Reading(Status.REVIEW, "1284", 0.333, "reading changes with the framing")
+    same, other = Reading(Status.ACCEPTED, "1234", 0.999), Reading(Status.ACCEPTED, "1284", 0.9995)
+    assert _settle([as_cut, same, same], 0.98, 0.97, 40) == Reading(Status.ACCEPTED, "1234", 0.98)
+    assert _settle([as_cut, same, same], 0.96, 0.97, 40) == Reading(Status.REVIEW, "1234", 0.96,
+                                                                   "confidence below threshold")
+    assert _settle([as_cut, other, same], 0.98, 0.97, 40) == Reading(Status.REVIEW, "1284", 0.98,
+                                                                    "reading changes with the framing")
+    small = _settle([same, same, same], 0.999, 0.97, MIN_TRUSTED_HEIGHT - 1)
+    assert small.status is Status.REVIEW and "too small" in small.reason
     blank = Reading.failed(Status.UNREADABLE, "no digits read")
-    assert _settle([blank, blank, blank]) == blank
+    assert _settle([blank, blank, blank], None, 0.97, 40) == blank
     unsure = Reading(Status.REVIEW, "77", 0.6, "confidence below threshold")
-    assert _settle([blank, unsure, unsure]) == Reading(Status.REVIEW, "77", 0.4, "confidence below threshold")
+    assert _settle([blank, unsure, unsure], 0.2, 0.97, 40) == Reading(Status.REVIEW, "77", 0.2, "confidence below threshold")
