@@ -56,8 +56,8 @@ def read_crops(crops: Sequence[np.ndarray], models: Models, *, digits: int | Non
     return _read_with_probs(crops, models, digits=digits)[0]
 
 
-def _read_with_probs(crops: Sequence[np.ndarray], models: Models, *, digits: int | None = None
-                          ) -> tuple[list[Reading], list[np.ndarray | None]]:
+def _read_with_probs(crops: Sequence[np.ndarray], models: Models, *,
+                     digits: int | None = None) -> tuple[list[Reading], list[np.ndarray | None]]:
     """read_crops, and each crop's (T,C) posteriors (None where the crop could not be read)."""
     reader = models.reader
     readings: list[Reading | None] = [None] * len(crops)
@@ -102,8 +102,8 @@ def read_crops_checked(crops: Sequence[np.ndarray], models: Models, *,
             for crop_reads, confidence, crop in zip(reads, agreed, crops)]
 
 
-def _agree(windows: Sequence[tuple[Reading | None, Sequence[np.ndarray | None]]], models: Models
-          ) -> list[float | None]:
+def _agree(windows: Sequence[tuple[Reading | None, Sequence[np.ndarray | None]]],
+           models: Models) -> list[float | None]:
     """Windows, each (its reading, the posteriors of its views) -> each reading's confidence
     agreed over the views read (model.confidence.agreed_confidences; None where there is no
     reading), in one pass for all."""
