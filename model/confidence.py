@@ -18,10 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model.decode import Decoded
+from model.decode import LOG_FLOOR, Decoded
 from model.reading import Status
-
-_LOG_FLOOR = 1e-30  # keeps log() finite for exact zeros
 
 
 def digit_confidences(probs: np.ndarray, decoded: Decoded) -> np.ndarray:
@@ -31,8 +29,9 @@ def digit_confidences(probs: np.ndarray, decoded: Decoded) -> np.ndarray:
 
 
 def label_posteriors(probs: np.ndarray, labels: Sequence[Sequence[int]], blank_index: int) -> np.ndarray:
-    """(N,T,C) posteriors + N label sequences -> (N,) float64: each sequence's probability, the
-    sum over all frame paths that collapse to it (CTC forward, in log space, all N at once)."""
+    """(N,T,C) posteriors + N label sequences -> (N,) float64: each sequence's probability (the
+    sequence confidence of a reading), the sum over all frame paths that collapse to it (CTC
+    forward, in log space, all N at once)."""
     probs = np.asarray(probs, dtype=np.float64)
     n, n_frames = probs.shape[:2]
     if n == 0:
@@ -43,7 +42,7 @@ def label_posteriors(probs: np.ndarray, labels: Sequence[Sequence[int]], blank_i
     ext = np.full((n, 2 * longest + 1), blank_index, dtype=np.int64)
     for row, seq in enumerate(labels):
         ext[row, 1 : 2 * len(seq) : 2] = seq
-    logp = np.log(np.maximum(probs, _LOG_FLOOR))
+    logp = np.log(np.maximum(probs, LOG_FLOOR))
     emit = np.take_along_axis(logp, np.broadcast_to(ext[:, None, :], (n, n_frames, ext.shape[1])), axis=2)
     may_skip = np.zeros(ext.shape, dtype=bool)  # a label may follow the previous label directly
     may_skip[:, 2:] = (ext[:, 2:] != blank_index) & (ext[:, 2:] != ext[:, :-2])
@@ -60,13 +59,6 @@ def label_posteriors(probs: np.ndarray, labels: Sequence[Sequence[int]], blank_i
     return np.exp(total)
 
 
-def sequence_confidence(probs: np.ndarray, decoded: Decoded, blank_index: int) -> float:
-    """(T,C) posteriors + path -> float in [0,1], the reading's probability. 0 for an empty reading."""
-    if not decoded.labels:
-        return 0.0
-    return float(label_posteriors(np.asarray(probs)[None], [decoded.labels], blank_index)[0])
-
-
 def agreed_confidences(windows: Sequence[tuple[Sequence[np.ndarray], Sequence[int]]],
                        blank_index: int) -> list[float]:
     """Windows, each (its views' (T,C) posteriors, its reading's labels) -> per window the
@@ -76,7 +68,7 @@ def agreed_confidences(windows: Sequence[tuple[Sequence[np.ndarray], Sequence[in
     if not views:
         return [0.0] * len(windows)
     logs = np.log(np.maximum(label_posteriors(np.stack([p for p, _ in views]), [l for _, l in views],
-                                              blank_index), _LOG_FLOOR))
+                                              blank_index), LOG_FLOOR))
     out, start = [], 0
     for view_probs, labels in windows:
         stop = start + len(view_probs)

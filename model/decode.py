@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_LOG_FLOOR = 1e-30  # keeps log() finite for exact zeros
+LOG_FLOOR = 1e-30  # keeps log() finite for exact zeros
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def decode_constrained(probs: np.ndarray, blank_index: int, length: int) -> Deco
     probs = _check(probs, blank_index)
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
-    logp = np.log(np.maximum(probs, _LOG_FLOOR))
+    logp = np.log(np.maximum(probs, LOG_FLOOR))
     n_frames, n_classes = logp.shape
     # score[n, s]: best log prob of a prefix path that emitted n labels and whose last frame is s
     score = np.full((length + 1, n_classes), -np.inf)
@@ -116,7 +116,7 @@ def path_log_prob(probs: np.ndarray, path: np.ndarray) -> float:
     """Log probability of one frame path: sum over t of log probs[t, path[t]]."""
     probs = np.asarray(probs, dtype=np.float64)
     picked = probs[np.arange(len(path)), np.asarray(path)]
-    return float(np.sum(np.log(np.maximum(picked, _LOG_FLOOR))))
+    return float(np.sum(np.log(np.maximum(picked, LOG_FLOOR))))
 
 
 def labels_to_text(labels: tuple[int, ...], alphabet: str, blank_index: int) -> str:

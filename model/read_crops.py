@@ -97,22 +97,21 @@ def read_crops_checked(crops: Sequence[np.ndarray], models: Models, *,
     readings, probs = _read_with_probs([*crops, *framed], models, digits=digits)
     n = len(crops)
     reads = [readings[i::n] for i in range(n)]
-    agreed = _agree([(_surest(crop_reads), probs[i::n]) for i, crop_reads in enumerate(reads)], models)
+    agreed = _agree([_surest(crop_reads) for crop_reads in reads], [probs[i::n] for i in range(n)], models)
     return [_settle(crop_reads, confidence, models.reader.threshold, np.asarray(crop).shape[0])
             for crop_reads, confidence, crop in zip(reads, agreed, crops)]
 
 
-def _agree(windows: Sequence[tuple[Reading | None, Sequence[np.ndarray | None]]],
+def _agree(surest: Sequence[Reading | None], probs: Sequence[Sequence[np.ndarray | None]],
            models: Models) -> list[float | None]:
-    """Windows, each (its reading, the posteriors of its views) -> each reading's confidence
-    agreed over the views read (model.confidence.agreed_confidences; None where there is no
-    reading), in one pass for all."""
+    """Each crop's surest read (None: no framing read digits) and its framings' posteriors ->
+    that reading's confidence agreed over the framings read
+    (model.confidence.agreed_confidences), in one pass for all crops."""
     reader = models.reader
-    jobs = [([p for p in probs if p is not None], text_to_labels(reading.reading, reader.alphabet, reader.blank_index))
-            for reading, probs in windows if reading is not None and reading.reading is not None]
+    jobs = [([p for p in views if p is not None], text_to_labels(best.reading, reader.alphabet, reader.blank_index))
+            for best, views in zip(surest, probs) if best is not None]
     confidences = iter(agreed_confidences(jobs, reader.blank_index))
-    return [round(next(confidences), 6) if reading is not None and reading.reading is not None else None
-            for reading, _ in windows]
+    return [None if best is None else round(next(confidences), 6) for best in surest]
 
 
 def _surest(reads: Sequence[Reading]) -> Reading | None:

@@ -9,7 +9,6 @@ from model.confidence import (
     agreed_confidences,
     digit_confidences,
     label_posteriors,
-    sequence_confidence,
     status_for,
 )
 from model.decode import decode_greedy
@@ -24,11 +23,16 @@ def clean_posteriors(path, peak=0.995):
     return probs
 
 
+def probability(probs, decoded):
+    """A read's sequence confidence, as model.read_crops computes it (batched there)."""
+    return float(label_posteriors(probs[None], [decoded.labels], BLANK)[0])
+
+
 def test_clean_sequence_is_confident():
     probs = clean_posteriors([BLANK, 4, BLANK, 2, 2, BLANK, 7, BLANK])
     decoded = decode_greedy(probs, BLANK)
     assert decoded.labels == (4, 2, 7)
-    assert sequence_confidence(probs, decoded, BLANK) > 0.9
+    assert probability(probs, decoded) > 0.9
     assert np.allclose(digit_confidences(probs, decoded), 0.995)
 
 
@@ -37,8 +41,8 @@ def test_ambiguous_digit_ranks_lower():
     doubtful = clean.copy()
     doubtful[3] = 0.0
     doubtful[3, 2], doubtful[3, 3] = 0.55, 0.45  # 2 or 3?
-    conf_clean = sequence_confidence(clean, decode_greedy(clean, BLANK), BLANK)
-    conf_doubtful = sequence_confidence(doubtful, decode_greedy(doubtful, BLANK), BLANK)
+    conf_clean = probability(clean, decode_greedy(clean, BLANK))
+    conf_doubtful = probability(doubtful, decode_greedy(doubtful, BLANK))
     assert conf_doubtful < conf_clean
     assert conf_doubtful < 0.6
 
@@ -50,8 +54,8 @@ def test_possible_missing_digit_in_a_gap_ranks_lower():
     gap_digit[3, BLANK], gap_digit[3, 5] = 0.6, 0.4  # a faint 5 the greedy path skipped
     decoded = decode_greedy(gap_digit, BLANK)
     assert decoded.labels == (4, 7)
-    assert sequence_confidence(gap_digit, decoded, BLANK) < 0.65
-    assert sequence_confidence(clean, decode_greedy(clean, BLANK), BLANK) > 0.9
+    assert probability(gap_digit, decoded) < 0.65
+    assert probability(clean, decode_greedy(clean, BLANK)) > 0.9
 
 
 def test_label_posteriors_sum_every_path_that_collapses_to_the_labels():
@@ -71,7 +75,7 @@ def test_agreed_confidence_is_the_geometric_mean_over_views():
     doubtful = clean.copy()
     doubtful[3] = 0.0
     doubtful[3, 2], doubtful[3, 3] = 0.4, 0.6  # this view reads 437
-    one, two = (sequence_confidence(p, decode_greedy(clean, BLANK), BLANK) for p in (clean, doubtful))
+    one, two = (probability(p, decode_greedy(clean, BLANK)) for p in (clean, doubtful))
     agreed, alone, empty = agreed_confidences([([clean, doubtful], (4, 2, 7)), ([clean], (4, 2, 7)), ([clean], ())],
                                               BLANK)
     assert np.isclose(agreed, np.sqrt(one * two)) and agreed < one
@@ -81,7 +85,7 @@ def test_agreed_confidence_is_the_geometric_mean_over_views():
 
 def test_empty_reading_has_zero_confidence():
     probs = clean_posteriors([BLANK] * 5)
-    assert sequence_confidence(probs, decode_greedy(probs, BLANK), BLANK) == 0.0
+    assert agreed_confidences([([probs], decode_greedy(probs, BLANK).labels)], BLANK) == [0.0]
 
 
 def test_status_for_threshold():
