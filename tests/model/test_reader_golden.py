@@ -134,16 +134,40 @@ def test_a_crop_is_read_in_several_framings_and_accepted_only_if_they_agree():
     moved = [len({r.reading for r in crop_reads}) > 1 for crop_reads in per_crop]
     assert any(moved) and not all(moved)
     for crop_reads, r, m in zip(per_crop, checked, moved):
-        surest = max(crop_reads, key=lambda read: read.confidence)
-        if m:  # the surest framing's digits, for a person to confirm, less sure for the disagreement
-            assert (r.reading, r.status, r.reason) == (surest.reading, Status.REVIEW, "reading changes with the framing")
-            assert r.confidence < surest.confidence
+        if m:  # digits one of the framings read, for a person to confirm
+            assert r.reading in {read.reading for read in crop_reads}
+            assert (r.status, r.reason) == (Status.REVIEW, "reading changes with the framing")
         else:  # the same digits in every framing: the geometric mean of the three reads' confidences
+            surest = max(crop_reads, key=lambda read: read.confidence)
             mean = float(np.exp(np.mean(np.log([read.confidence for read in crop_reads]))))
             assert (r.reading, r.status) == (crop_reads[0].reading, Status.ACCEPTED)
             assert r.confidence == pytest.approx(mean, abs=2e-6)
             assert min(read.confidence for read in crop_reads) - 1e-6 <= r.confidence <= surest.confidence + 1e-6
     assert checked[-1].status is Status.UNREADABLE
+
+
+def test_the_reading_is_the_digits_most_probable_over_the_framings():
+    # One framing reads "13" surely, two read "12" less surely: "12" is the more probable over all
+    # three (their geometric mean), so it is the reading, not the surest framing's "13".
+    from model.confidence import agreed_confidences
+    from model.read_crops import _most_probable
+    from model.reading import Reading, Status
+
+    def view(third: str, p: float) -> np.ndarray:
+        other = "2" if third == "3" else "3"
+        probs = np.full((5, 11), 1e-4, np.float32)
+        for t, (label, q) in enumerate([("1", 0.99), (None, 0.99), (third, p), (None, 0.99), (None, 0.99)]):
+            probs[t, 10 if label is None else int(label)] = q
+        probs[2, int(other)] = 1 - p
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    views = [view("3", 0.9), view("2", 0.85), view("2", 0.85)]
+    reads = [Reading(Status.REVIEW, "13", 0.88), Reading(Status.REVIEW, "12", 0.83), Reading(Status.REVIEW, "12", 0.84)]
+    blank = Reading.failed(Status.UNREADABLE, "no digits read")
+    chosen = _most_probable([reads, [blank, blank, blank]], [views, [None, None, None]], "0123456789", 10)
+    twelve, thirteen = agreed_confidences([(views, [1, 2]), (views, [1, 3])], 10)
+    assert thirteen < twelve
+    assert chosen == [(reads[2], round(twelve, 6)), None]  # the surer read of "12" gives the digits' view
 
 
 def test_only_the_agreed_confidence_can_accept_a_crop():
@@ -154,14 +178,15 @@ def test_only_the_agreed_confidence_can_accept_a_crop():
 
     as_cut = Reading(Status.REVIEW, "1234", 0.95, "confidence below threshold")
     same, other = Reading(Status.ACCEPTED, "1234", 0.999), Reading(Status.ACCEPTED, "1284", 0.9995)
-    assert _settle([as_cut, same, same], 0.98, 0.97, 40) == Reading(Status.ACCEPTED, "1234", 0.98)
-    assert _settle([as_cut, same, same], 0.96, 0.97, 40) == Reading(Status.REVIEW, "1234", 0.96,
-                                                                   "confidence below threshold")
-    assert _settle([as_cut, other, same], 0.98, 0.97, 40) == Reading(Status.REVIEW, "1284", 0.98,
-                                                                    "reading changes with the framing")
-    small = _settle([same, same, same], 0.999, 0.97, MIN_TRUSTED_HEIGHT - 1)
+    assert _settle([as_cut, same, same], (same, 0.98), 0.97, 40) == Reading(Status.ACCEPTED, "1234", 0.98)
+    assert _settle([as_cut, same, same], (same, 0.96), 0.97, 40) == Reading(Status.REVIEW, "1234", 0.96,
+                                                                           "confidence below threshold")
+    assert _settle([as_cut, other, same], (other, 0.98), 0.97, 40) == Reading(Status.REVIEW, "1284", 0.98,
+                                                                             "reading changes with the framing")
+    small = _settle([same, same, same], (same, 0.999), 0.97, MIN_TRUSTED_HEIGHT - 1)
     assert small.status is Status.REVIEW and "too small" in small.reason
     blank = Reading.failed(Status.UNREADABLE, "no digits read")
     assert _settle([blank, blank, blank], None, 0.97, 40) == blank
     unsure = Reading(Status.REVIEW, "77", 0.6, "confidence below threshold")
-    assert _settle([blank, unsure, unsure], 0.2, 0.97, 40) == Reading(Status.REVIEW, "77", 0.2, "confidence below threshold")
+    assert _settle([blank, unsure, unsure], (unsure, 0.2), 0.97, 40) == Reading(Status.REVIEW, "77", 0.2,
+                                                                              "confidence below threshold")
