@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from model.fold import fold_batch_norms
 from model.network import ALPHABET, BLANK_INDEX, build_reader
 
 METADATA_FILE = "metadata.json"
@@ -97,10 +98,17 @@ def load_run_model(run_dir: Path, weights: str = "best.weights.h5") -> tuple[ker
     return model, config
 
 
+def serving_reader(model: keras.Model, config: dict) -> keras.Model:
+    """A run's reader as served: its batch normalisations folded into the convolutions
+    (model.fold)."""
+    return fold_batch_norms(model, build_reader(config["height"], config["width"], unroll=True, folded=True))
+
+
 def export_run(run_dir: Path, out_dir: Path, *, version: str, threshold: float = DEFAULT_THRESHOLD,
                metrics: dict | None = None, weights: str = "best.weights.h5") -> Path:
     """Export a training run's weights (best by validation, or "latest") to `out_dir`."""
     model, config = load_run_model(run_dir, weights)
+    model = serving_reader(model, config)
     best_path = Path(run_dir) / "best.json"
     best = json.loads(best_path.read_text()) if best_path.exists() else {}
     trained_on = {

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from model.fold import fold_batch_norms
 from model.locator_net import build_locator
 from model.locator_targets import GEOMETRY_SCALE, MAP_CHANNELS, STRIDE
 from model.train_locator import (
@@ -151,21 +152,34 @@ def _train_step(model, optimizer):
 
 
 def export_locator(model, out_dir: Path, state: dict) -> Path:
-    """SavedModel (serving_default: image (N,S,S,1) float32 -> maps (N,S/4,S/4,9)) + metadata.json."""
+    """SavedModel (serving_default: image (N,S,S,1) float32 -> maps (N,S/4,S/4,9)) + metadata.json,
+    the network served with its batch normalisations folded in (model.fold)."""
+    return write_locator(model, out_dir, locator_metadata(int(model.input_shape[1]), state))
+
+
+def write_locator(model, out_dir: Path, metadata: dict) -> Path:
+    """Fold `model` (a trained build_locator network) and write it with `metadata` to `out_dir`."""
     size = int(model.input_shape[1])
+    serving = fold_batch_norms(model, build_locator(size, folded=True))
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32, name="image")])
     def serve(image):
-        return {"maps": model(image, training=False)}
+        return {"maps": serving(image, training=False)}
 
     module = tf.Module()
-    module.model = model
+    module.model = serving
     tf.saved_model.save(module, str(out_dir), signatures={"serving_default": serve})
+    (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    return out_dir
+
+
+def locator_metadata(size: int, state: dict) -> dict:
+    """metadata.json of a locator exported from a training run's `state`."""
     best = state.get("best") or {}
-    metadata = {
+    return {
         "version": f"locator-{datetime.now(UTC):%Y%m%d}-s{best.get('step', state['step'])}"
                    + (f"-after-{Path(state['started_from']).parent.name}" if "started_from" in state else ""),
         "input_size": size, "stride": STRIDE, "map_channels": MAP_CHANNELS,
@@ -177,5 +191,3 @@ def export_locator(model, out_dir: Path, state: dict) -> Path:
                       + (f"; this phase started from {state['started_from']}" if "started_from" in state else ""),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
-    return out_dir

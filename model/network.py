@@ -18,21 +18,24 @@ DEFAULT_WIDTHS = (24, 48, 80)
 DEFAULT_RNN_UNITS = 64
 
 
-def _conv_bn_relu(x, filters: int, kernel=3):
-    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    return layers.ReLU()(x)
+def _conv_bn(x, filters: int, kernel: int, folded: bool):
+    """A convolution and its batch normalisation, or (folded) one convolution with a bias that
+    model.fold fills with both."""
+    x = layers.Conv2D(filters, kernel, padding="same", use_bias=folded)(x)
+    return x if folded else layers.BatchNormalization()(x)
 
 
-def _residual_block(x, filters: int):
+def _conv_bn_relu(x, filters: int, folded: bool, kernel=3):
+    return layers.ReLU()(_conv_bn(x, filters, kernel, folded))
+
+
+def _residual_block(x, filters: int, folded: bool):
     """Two 3x3 convs with an identity (or 1x1-projected) shortcut."""
     shortcut = x
     if x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, use_bias=False)(x)
-        shortcut = layers.BatchNormalization()(shortcut)
-    y = _conv_bn_relu(x, filters)
-    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-    y = layers.BatchNormalization()(y)
+        shortcut = _conv_bn(x, filters, 1, folded)
+    y = _conv_bn_relu(x, filters, folded)
+    y = _conv_bn(y, filters, 3, folded)
     return layers.ReLU()(layers.Add()([shortcut, y]))
 
 
@@ -43,19 +46,22 @@ def build_reader(
     widths: tuple[int, int, int] = DEFAULT_WIDTHS,
     rnn_units: int = DEFAULT_RNN_UNITS,
     unroll: bool = False,
+    folded: bool = False,
 ) -> keras.Model:
     """Build the CRNN. (N,height,width,1) float32 -> (N,width//4,n_classes) float32 softmax.
-    `unroll` unrolls the LSTM over its fixed W/4 steps (same weights; faster serving on CPU)."""
+    `unroll` unrolls the LSTM over its fixed W/4 steps and `folded` leaves out the batch
+    normalisations (model.fold puts them into the convolutions): the serving network, the same
+    weights, faster on CPU."""
     if height % 8 or width % 4:
         raise ValueError(f"height must be a multiple of 8 and width of 4, got {height}x{width}")
     image = keras.Input((height, width, 1), name="image")
-    x = _conv_bn_relu(image, widths[0] // 2)
+    x = _conv_bn_relu(image, widths[0] // 2, folded)
     x = layers.MaxPooling2D((2, 2))(x)
-    x = _residual_block(x, widths[0])
+    x = _residual_block(x, widths[0], folded)
     x = layers.MaxPooling2D((2, 2))(x)
-    x = _residual_block(x, widths[1])
+    x = _residual_block(x, widths[1], folded)
     x = layers.MaxPooling2D((2, 1))(x)
-    x = _residual_block(x, widths[2])
+    x = _residual_block(x, widths[2], folded)
     # (N, H/8, W/4, F) -> (N, W/4, H/8 * F): one feature vector per column
     x = layers.Permute((2, 1, 3))(x)
     x = layers.Reshape((width // 4, (height // 8) * widths[2]))(x)

@@ -81,7 +81,9 @@ def test_eval_command_scores_crops_and_saves_the_risk_coverage_plot(tmp_path):
 def test_real_phcn_lcd_crops_never_accepted_wrong(shipped):
     """The real LCD smoke test: no wrong reading is ever accepted, and the ones read right stay
     right (decoded as `meter-ocr read --crop` decodes them). As `read --crop` reads them (three
-    framings, model.read_crops.read_crops_checked): 10 of 11 with reader-2.0 and reader-2.2. As cut,
+    framings, model.read_crops.read_crops_checked): 10 of 11 with reader-2.0 and reader-2.2 while
+    the surest framing gave the digits, 11 with reader-2.2 since the most probable over the three
+    do (two framings read 1639's glare-faded last 9 as 8). As cut,
     one read each (how the pipeline reads each of a photo's window variants): 6 with reader-1.3,
     8 with reader-1.4, 10 with reader-1.6, 9 with reader-1.9, which reads loose crops better, 10
     with reader-2.0, 7 with reader-2.2 (1641 and 1640 read 1647, 1643 read 1543, 1639 read 1638).
@@ -93,7 +95,7 @@ def test_real_phcn_lcd_crops_never_accepted_wrong(shipped):
 
     items = phcn_set(PHCN.parent)
     labels = [label for _, label in items]
-    for read, at_least in ((read_crops_checked, 10), (read_crops, 7)):
+    for read, at_least in ((read_crops_checked, 11), (read_crops, 7)):
         readings = read([image for image, _ in items], shipped)
         assert not [r for label, r in zip(labels, readings) if r.status.value == "accepted" and r.reading != label]
         assert sum(r.reading == label for label, r in zip(labels, readings)) >= at_least, read.__name__
