@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from model.fold import fold_batch_norms
+from model.fold import SERVING_NOTE, fold_batch_norms
 from model.network import ALPHABET, BLANK_INDEX, build_reader
 
 METADATA_FILE = "metadata.json"
@@ -122,7 +122,7 @@ def export_run(run_dir: Path, out_dir: Path, *, version: str, threshold: float =
     }
     metadata = build_metadata(model, version=version, threshold=threshold, metrics=metrics,
                               trained_on=trained_on)
-    return export_reader(model, out_dir, metadata)
+    return export_reader(model, out_dir, {**metadata, "serving": SERVING_NOTE})
 
 
 def main(argv=None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -81,21 +82,18 @@ def refold(model_dir: Path, reader_weights: Path, locator_weights: Path) -> dict
         metadata = json.loads((model_dir / name / "metadata.json").read_text())
         if name == "reader":
             shape = (64, metadata["input_height"], metadata["input_width"], 1)
-            trained = build_reader(shape[1], shape[2], unroll=True)
+            build = partial(build_reader, shape[1], shape[2], unroll=True)
         else:
             shape = (8, metadata["input_size"], metadata["input_size"], 1)
-            trained = build_locator(shape[1])
+            build = partial(build_locator, shape[1])
+        trained = build()
         trained.load_weights(str(weights))
+        serving = fold_batch_norms(trained, build(folded=True))
         x = rng.random(shape, dtype=np.float32)
         shipped = tf.saved_model.load(str(model_dir / name)).signatures["serving_default"]
         expected = shipped(image=tf.constant(x))[output].numpy()
-        differences = {"trained": float(np.abs(trained(x, training=False).numpy() - expected).max())}
-        if name == "reader":
-            serving = fold_batch_norms(trained, build_reader(shape[1], shape[2], unroll=True, folded=True))
-            differences["folded"] = float(np.abs(serving(x, training=False).numpy() - expected).max())
-        else:
-            serving = fold_batch_norms(trained, build_locator(shape[1], folded=True))
-            differences["folded"] = float(np.abs(serving(x, training=False).numpy() - expected).max())
+        differences = {kind: float(np.abs(model(x, training=False).numpy() - expected).max())
+                       for kind, model in (("trained", trained), ("folded", serving))}
         if max(differences.values()) > MAX_DIFFERENCE:
             raise ValueError(f"{weights} does not give what {model_dir / name} gives: {differences}")
         jobs[name] = (trained, serving, {**metadata, "serving": SERVING_NOTE}, differences)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from model.fold import fold_batch_norms
+from model.fold import SERVING_NOTE, fold_batch_norms
 from model.locator_net import build_locator
 from model.locator_targets import GEOMETRY_SCALE, MAP_CHANNELS, STRIDE
 from model.train_locator import (
@@ -190,4 +190,5 @@ def locator_metadata(size: int, state: dict) -> dict:
                       + (" and second-pass views of them" if "zoomed_iou50" in best else "")
                       + (f"; this phase started from {state['started_from']}" if "started_from" in state else ""),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "serving": SERVING_NOTE,
     }

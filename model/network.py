@@ -25,8 +25,8 @@ def _conv_bn(x, filters: int, kernel: int, folded: bool):
     return x if folded else layers.BatchNormalization()(x)
 
 
-def _conv_bn_relu(x, filters: int, folded: bool, kernel=3):
-    return layers.ReLU()(_conv_bn(x, filters, kernel, folded))
+def _conv_bn_relu(x, filters: int, folded: bool):
+    return layers.ReLU()(_conv_bn(x, filters, 3, folded))
 
 
 def _residual_block(x, filters: int, folded: bool):

@@ -1,5 +1,7 @@
 """Folding batch normalisations into convolutions keeps the networks' outputs (model.fold)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,27 @@ def test_networks_that_do_not_pair_up_are_refused():
     trained = build_reader(16, 32, widths=(4, 8, 8), rnn_units=4)
     with pytest.raises(ValueError, match="layer for layer"):
         fold_batch_norms(trained, build_reader(16, 32, widths=(4, 8, 8), rnn_units=4))  # not built folded
+
+
+@pytest.mark.slow
+def test_the_shipped_models_fold_again_from_their_training_state_weights(tmp_path):
+    # The shipped SavedModels are the training-state weights folded: refolding a copy of the
+    # folder from them changes no output beyond float rounding, and weights that are not theirs
+    # are refused before anything is written.
+    import shutil
+
+    from model.fold import MAX_DIFFERENCE, refold
+    from model.locator_net import build_locator
+
+    root = Path(__file__).resolve().parents[2]
+    state = root / "model" / "training_state"
+    shutil.copytree(root / "model" / "shipped", tmp_path / "shipped")
+    differences = refold(tmp_path / "shipped", state / "reader-step83219.weights.h5",
+                         state / "locator-after-locator3-s5500.weights.h5")
+    assert max(max(d.values()) for d in differences.values()) <= MAX_DIFFERENCE
+    untrained = tmp_path / "untrained.weights.h5"
+    build_locator().save_weights(str(untrained))
+    before = (tmp_path / "shipped" / "reader" / "saved_model.pb").read_bytes()
+    with pytest.raises(ValueError, match="does not give what"):
+        refold(tmp_path / "shipped", state / "reader-step83219.weights.h5", untrained)
+    assert (tmp_path / "shipped" / "reader" / "saved_model.pb").read_bytes() == before
