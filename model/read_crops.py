@@ -44,7 +44,7 @@ MIN_TRUSTED_HEIGHT = 18
 # checked with 10%/4% more background (the rule until then): exact 93.8% -> 95.05%, turned 4
 # degrees 88.5% -> 89.8%, loosely cut 87.0% -> 90.15%, framed as located 90.4% -> 91.7%; as many
 # accepted (57.6% -> 57.75%), as few of them wrong (1 -> 1; loosely cut 4 -> 2). Taking the
-# digits of the framing read most surely instead (the rule until reader-2.2's recalibration)
+# digits of the framing read most surely instead (the rule before this one, with reader-2.2)
 # reads as many of 10,000 real counters (test and validation, as cut and as located) right and
 # accepts the same ones, but the PHCN LCD whose glare-faded last 9 two framings read as 8 wrong.
 REFRAMINGS = ((0.05, 0.05, 0.02, 0.02), (-0.04, -0.04, 0.0, 0.0))
