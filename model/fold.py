@@ -96,10 +96,10 @@ def refold(model_dir: Path, reader_weights: Path, locator_weights: Path) -> dict
                        for kind, model in (("trained", trained), ("folded", serving))}
         if max(differences.values()) > MAX_DIFFERENCE:
             raise ValueError(f"{weights} does not give what {model_dir / name} gives: {differences}")
-        jobs[name] = (trained, serving, {**metadata, "serving": SERVING_NOTE}, differences)
-    export_reader(jobs["reader"][1], model_dir / "reader", jobs["reader"][2])
-    write_locator(jobs["locator"][0], model_dir / "locator", jobs["locator"][2])
-    return {name: job[3] for name, job in jobs.items()}
+        jobs[name] = (serving, {**metadata, "serving": SERVING_NOTE}, differences)
+    export_reader(jobs["reader"][0], model_dir / "reader", jobs["reader"][1])
+    write_locator(jobs["locator"][0], model_dir / "locator", jobs["locator"][1])
+    return {name: job[2] for name, job in jobs.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

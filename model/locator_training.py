@@ -154,13 +154,15 @@ def _train_step(model, optimizer):
 def export_locator(model, out_dir: Path, state: dict) -> Path:
     """SavedModel (serving_default: image (N,S,S,1) float32 -> maps (N,S/4,S/4,9)) + metadata.json,
     the network served with its batch normalisations folded in (model.fold)."""
-    return write_locator(model, out_dir, locator_metadata(int(model.input_shape[1]), state))
-
-
-def write_locator(model, out_dir: Path, metadata: dict) -> Path:
-    """Fold `model` (a trained build_locator network) and write it with `metadata` to `out_dir`."""
     size = int(model.input_shape[1])
     serving = fold_batch_norms(model, build_locator(size, folded=True))
+    return write_locator(serving, out_dir, locator_metadata(size, state))
+
+
+def write_locator(serving, out_dir: Path, metadata: dict) -> Path:
+    """Write a served locator network (build_locator(folded=True), filled by model.fold) with
+    `metadata` to `out_dir`."""
+    size = int(serving.input_shape[1])
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
