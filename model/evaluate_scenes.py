@@ -70,10 +70,14 @@ def batches(items, size: int):
 def read_batch(models, batch) -> tuple[list[np.ndarray], list]:
     """Photos as a worker reads them: JPEG bytes -> decode_image at the pipeline's resolution ->
     read_images. Returns (decoded images, readings)."""
-    images = [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
-                           target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY)
-              for _, data, _, _, _ in batch]
+    images = decode_photos([data for _, data, _, _, _ in batch])
     return images, read_images(images, models)
+
+
+def decode_photos(encoded: list[bytes]) -> list[np.ndarray]:
+    """JPEG bytes -> pixels as a worker decodes them for the pipeline."""
+    return [decode_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+                         target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY) for data in encoded]
 
 
 def evaluate(models, photos, batch_size: int = 32, accepted_wrong: list[dict] | None = None) -> dict:

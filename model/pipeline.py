@@ -70,7 +70,7 @@ def read_images(images: list[np.ndarray], models: Models, *, crop: bool = False,
             reason = "no counter found" if _can_locate(models, profile) else NO_LOCATOR_REASON
             outcomes[index] = Reading.failed(Status.UNREADABLE, reason, models.version)
             continue
-        for end, quad in _candidate_quads(box):
+        for end, quad in candidate_quads(box):
             crops.append(rectify(images[index], quad))
             owners.append((index, end, box))
     candidates: dict[int, dict[int, list[Reading]]] = {}
@@ -95,7 +95,7 @@ def _can_locate(models: Models, profile: MeterProfile | None) -> bool:
     return models.locator is not None or (profile is not None and profile.window is not None)
 
 
-def _candidate_quads(box: CounterBox) -> list[tuple[int, np.ndarray]]:
+def candidate_quads(box: CounterBox) -> list[tuple[int, np.ndarray]]:
     """The windows worth reading, as (end, quad): the box, longer ones (a box cut short loses a
     whole digit, a slightly long one costs little), and all again from the other end (end 1)
     when the locator is unsure which end the reading starts from."""

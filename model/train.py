@@ -78,13 +78,13 @@ def exact_match(model, images: np.ndarray, labels: list[str]) -> float:
     return hits / len(labels)
 
 
-def make_validation(mix, data_dir, height, width, per_source: int = 500) -> dict:
+def make_validation(mix, data_dir, height, width, per_source: int = 500, located_dir=None) -> dict:
     """Fixed validation sets, one per source. Real counters use the held-out crops as they are
     (no augmentation), like the reported held-out test, so the best step is chosen on that."""
     sets = {}
     for name in mix:
         rng = np.random.default_rng(12345)
-        sources = build_sources({name: 1.0}, data_dir, split="val")
+        sources = build_sources({name: 1.0}, data_dir, split="val", located_dir=located_dir)
         if name == "real":
             sources[0][1].augment = False
         sets[name] = make_batch(rng, sources, per_source, height, width)
@@ -128,10 +128,10 @@ def _train(args, run_dir: Path) -> None:
         log.info("initialised from %s", args.init_weights)
     best_path = run_dir / "best.json"
     best = json.loads(best_path.read_text()) if best_path.exists() else {"score": -1.0}
-    validation = make_validation(mix, args.data_dir, args.height, args.width)
+    validation = make_validation(mix, args.data_dir, args.height, args.width, located_dir=args.located_crops)
     train_step = make_train_step(model, optimizer, average, args.ema)
     stream = batch_stream(mix, args.data_dir, args.batch_size, args.height, args.width,
-                          seed=args.seed + int(step), workers=args.workers)
+                          seed=args.seed + int(step), workers=args.workers, located_dir=args.located_crops)
     # SIGTERM (kill PID) exits cleanly: the latest step is checkpointed and the producer
     # processes are stopped. The handler is put back after, since a caller's forked children
     # inherit it (a multiprocessing pool's workers then would not stop when terminated).
@@ -199,6 +199,8 @@ def main(argv=None) -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--mix", default=DEFAULT_MIX, help="source weights, e.g. drums=0.5,lcd=0.2,real=0.3")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    parser.add_argument("--located-crops", metavar="DIR",
+                        help="folder of train*.npz / val*.npz from model.located_crops, for the `located` source")
     parser.add_argument("--height", type=int, default=32)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--workers", type=int, default=1, help="batch producer processes")
