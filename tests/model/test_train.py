@@ -88,3 +88,17 @@ def test_a_run_with_the_average_saves_it_as_best_and_resumes_it(tmp_path):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(run_dir / "ckpt"))
     for index, weight in enumerate(exported.trainable_variables):
         np.testing.assert_allclose(weight.numpy(), reader.get_tensor(f"average/{index}/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_a_run_trains_and_validates_on_located_crops(tmp_path):
+    from model import train
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        images = rng.integers(0, 256, (6, 32, 128), dtype=np.uint8)
+        np.savez_compressed(tmp_path / f"{split}.npz", images=images, labels=np.array(["1234", "56789"] * 3))
+    run_dir = tmp_path / "run"
+    train.main(["--run-dir", str(run_dir), "--mix", "located=1", "--located-crops", str(tmp_path),
+                "--batch-size", "4", "--steps", "2", "--eval-every", "2", "--log-every", "1"])
+    log = (run_dir / "train.log").read_text()
+    assert "step 2 validation exact-match {'located'" in log
