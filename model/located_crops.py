@@ -13,10 +13,11 @@ would read first) and keeps those that hold the whole true window, each labelled
 scene's reading. A box cut short is left out: it has lost a digit, and learning to read a digit
 that is not there would teach the reader to invent one.
 
-Half the water and gas meters show counters composed from real digit crops of `--split` (the
-reader's own training crops for `train`, validation crops for `val`), the rest rendered drums;
-LCD meters are rendered. Writes an .npz: `images` (N, 32, 128) uint8 as the reader's canvas
-(`normalise.fit_to_canvas`) and `labels` (N,) str.
+The photos are evaluate_scenes' (`scene_photos`), from `--seed` and `--seed + 1`; with
+`--real-digits`, the second half's water and gas meters show counters composed from real digit
+crops of `--split` (the reader's own training crops for `train`, validation crops for `val`),
+the rest rendered drums; LCD meters are rendered. Writes an .npz: `images` (N, 32, 128) uint8
+as the reader's canvas (`normalise.fit_to_canvas`) and `labels` (N,) str.
 """
 
 from __future__ import annotations
@@ -25,35 +26,37 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from model.evaluate_scenes import DEFAULT_SIZES, batches, decode_photos
+from model.evaluate_scenes import (
+    DEFAULT_SIZES,
+    batches,
+    decode_photos,
+    real_digit_counters,
+    scene_photos,
+)
 from model.normalise import DEFAULT_HEIGHT, DEFAULT_WIDTH, fit_to_canvas
 from model.pipeline import candidate_quads, find_windows
 from model.rectify import rectify
-from model.synth.scenes import METER_KINDS, render_scene
+from model.synth.scenes import METER_KINDS
 
 log = logging.getLogger(__name__)
 # The true window may reach this share of the cut window's length past either end: the window
 # includes the counter's frame, so the digits are still inside.
 END_TOLERANCE = 0.03
-REAL_DIGIT_SHARE = 0.5  # of the water and gas meters
 
 
-def located_scenes(seed: int, count: int, real_counters):
-    """Yield (JPEG bytes, label, true quad, photo width) for training scenes."""
-    for index in range(count):
-        rng = np.random.default_rng([seed, index, 7])
-        kind = METER_KINDS[index % len(METER_KINDS)]
-        width, height = DEFAULT_SIZES[int(rng.integers(len(DEFAULT_SIZES)))]
-        real = real_counters is not None and kind != "lcd" and rng.random() < REAL_DIGIT_SHARE
-        scene = render_scene(rng, width, height, kind=kind, drum_counters=real_counters if real else None)
-        _, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 96))])
-        yield encoded.tobytes(), scene.label, scene.quad, width
+def training_photos(seed: int, count: int, real_counters=None):
+    """`count` meter photos as evaluate_scenes renders them (its tuples), from `seed` and
+    `seed + 1`; with `real_counters`, the second half's water and gas windows show them."""
+    if real_counters is None:
+        yield from scene_photos(seed, count, METER_KINDS, DEFAULT_SIZES, 90.0)
+        return
+    yield from scene_photos(seed, count - count // 2, METER_KINDS, DEFAULT_SIZES, 90.0)
+    yield from scene_photos(seed + 1, count // 2, METER_KINDS, DEFAULT_SIZES, 90.0, drum_counters=real_counters)
 
 
 def holds_true_window(cut: np.ndarray, true_quad: np.ndarray, tolerance: float = END_TOLERANCE) -> bool:
@@ -72,9 +75,9 @@ def cut_located(models, photos, batch_size: int = 32):
     """(canvases, labels, photos seen, photos kept) over the photos' located windows."""
     canvases, labels, seen, kept = [], [], 0, 0
     for batch in batches(photos, batch_size):
-        images = decode_photos([data for data, _, _, _ in batch])
+        images = decode_photos([data for _, data, _, _, _ in batch])
         boxes = find_windows(images, models, None)
-        for (_, label, true_quad, width), image, box in zip(batch, images, boxes):
+        for (_, _, label, true_quad, width), image, box in zip(batch, images, boxes):
             seen += 1
             if box is None:
                 continue
@@ -99,15 +102,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", type=Path, default=Path(__file__).parent / "shipped")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    from model.real_digits import RealCounterSource
     from model.runtime import load_models
 
-    real = None
-    if args.real_digits:
-        real = replace(RealCounterSource.from_data_dir(args.real_digits, args.split, lengths=(5, 8)), augment=False)
+    real = real_digit_counters(args.real_digits, args.split) if args.real_digits else None
     models = load_models(args.model_dir)
     started = time.time()
-    canvases, labels, seen, kept = cut_located(models, located_scenes(args.seed, args.count, real))
+    canvases, labels, seen, kept = cut_located(models, training_photos(args.seed, args.count, real))
+    if not canvases:
+        raise SystemExit(f"no window held a whole counter in {seen} scenes: nothing written to {args.out}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, images=np.stack(canvases), labels=np.array(labels))
     print(json.dumps({"scenes": seen, "scenes_kept": kept, "crops": len(labels), "out": str(args.out),
