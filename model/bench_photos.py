@@ -40,7 +40,7 @@ def jpeg_photos(width: int, height: int, count: int, seed: int = 11) -> list[byt
     distinct = []
     for index in range(min(count, DISTINCT_PHOTOS)):
         scene = render_scene(np.random.default_rng([seed, index]), width, height)
-        ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        _, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         distinct.append(encoded.tobytes())
     return [distinct[i % len(distinct)] for i in range(count)]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -43,7 +43,7 @@ def build_metadata(
         "threshold": float(threshold),
         "metrics": metrics or {},
         "trained_on": trained_on or "untrained",
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

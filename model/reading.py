@@ -48,5 +48,5 @@ class Reading:
         return {"source": source, **row}
 
     @classmethod
-    def failed(cls, status: Status, reason: str, model_version: str | None = None) -> "Reading":
+    def failed(cls, status: Status, reason: str, model_version: str | None = None) -> Reading:
         return cls(status=status, reason=reason, model_version=model_version)

@@ -115,6 +115,12 @@ def render_drums(rng: np.random.Generator, state: OdometerState) -> np.ndarray:
 
 def sample_drum_counter(rng: np.random.Generator, n_digits: int | None = None) -> tuple[np.ndarray, str]:
     """A random drum counter: ((H,W,3) uint8 BGR image, label digits)."""
+    image, state = sample_drums(rng, n_digits)
+    return image, "".join(map(str, state.digits))
+
+
+def sample_drums(rng: np.random.Generator, n_digits: int | None = None) -> tuple[np.ndarray, OdometerState]:
+    """sample_drum_counter with the drums' state (how far each had turned) instead of the label."""
     n = int(n_digits or rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
     state = sample_odometer(rng, n)
-    return render_drums(rng, state), "".join(map(str, state.digits))
+    return render_drums(rng, state), state

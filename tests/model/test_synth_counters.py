@@ -111,3 +111,21 @@ def test_framing_augmentations_keep_the_digit_row_near_the_middle():
             rows = np.arange(out.shape[0])[:, None]
             centre = (dark * rows).sum() / dark.sum() / out.shape[0]
             assert abs(centre - 0.5) < 0.06, (step.__name__, centre)
+
+
+def test_held_out_drums_are_the_training_source_s_counters_with_their_last_drum_roll():
+    from model.evaluate import EvalReport
+    from model.evaluate_heldout import by_last_drum, drum_set
+    from model.train_data import synthetic_drums
+
+    items, rolls = drum_set(6, seed=31)
+    rng = np.random.default_rng(31)
+    for (image, label), (expected, expected_label) in zip(items, (synthetic_drums(rng) for _ in range(6))):
+        assert label == expected_label and np.array_equal(image, expected)
+    assert all(0.0 <= roll < 1.0 for roll in rolls)
+    report = EvalReport(n=4, exact_match=0.5, per_digit_accuracy=0.9, cer=0.1, coverage_at_995=0.0,
+                        accepted_share=0.0, accepted_error=0.0, status_counts={}, confusion={},
+                        correct=[True, False, True, False])
+    split = by_last_drum(report, [0.1, 0.95, 0.5, 0.3])
+    assert split == {"last drum under 0.9": {"n": 3, "exact_match": 0.6667},
+                     "last drum 0.9 or more": {"n": 1, "exact_match": 0.0}}
