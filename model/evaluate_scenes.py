@@ -1,7 +1,7 @@
 """Held-out whole-photo evaluation: does the pipeline find and read the counter?
 
     python -m model.evaluate_scenes --count 500 [--negatives 100] [--model-dir model/shipped]
-        [--counter-share 0.4,0.75] [--real-digits ../shared/data]
+        [--counter-share 0.4,0.75] [--real-digits ../shared/data [--digits-split val]]
 
 Renders scenes from a seed neither training nor validation used, sends each through the path a
 worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-digits", type=Path, metavar="DATA_DIR",
                         help="fill the water and gas meters' windows with counters composed from the real "
                              "digit crops of the test split (DATA_DIR/haverland_digits, e.g. ../shared/data)")
+    parser.add_argument("--digits-split", choices=("test", "val"), default="test",
+                        help="with --real-digits: the split whose crops compose the counters ('val': crops the "
+                             "reader was chosen and calibrated on, a second, smaller pool)")
     args = parser.parse_args(argv)
     from model.runtime import (
         load_models,  # TensorFlow only once the arguments are valid
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     share = tuple(float(v) for v in args.counter_share.split(","))
-    drum_counters = real_digit_counters(args.real_digits) if args.real_digits else None
+    drum_counters = real_digit_counters(args.real_digits, args.digits_split) if args.real_digits else None
     models = load_models(args.model_dir)
     accepted_wrong: list[dict] = []
     tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,
