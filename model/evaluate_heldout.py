@@ -5,10 +5,11 @@
 Sets: counters composed from haverland 'test' crops (5-8 digits, never trained on), carry-consistent
 like a real odometer and, for comparison, from independent crops (see model.real_digits); held-out
 synthetic drums and LCDs (fresh seeds, field augmentations on, and again as rendered, without
-them; the drums also split by how far their last drum had turned), the 11 real PHCN LCD crops; the real and synthetic drum counters again at SMALL_HEIGHT
-pixels high, as a far or small photo shows them; the real ones framed less carefully (turned 4
-degrees, off-centre, loose, and as the locator frames whole photos' windows); and the
-signature's speed at batch 64 and the model's load time.
+them; the drums also split by how far their last drum had turned), the 11 real PHCN LCD crops;
+the real and synthetic drum counters again at SMALL_HEIGHT pixels high, as a far or small photo
+shows them; the real ones framed less carefully (turned 4 degrees, off-centre, loose, and as the
+locator frames whole photos' windows); and the signature's speed at batch 64 and the model's
+load time.
 """
 
 from __future__ import annotations
