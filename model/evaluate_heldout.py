@@ -118,43 +118,39 @@ def digit_errors_by_roll(data_dir: Path, models, count: int, seed: int, digits: 
     return report
 
 
-def synthetic_set(kind: str, count: int, seed: int, *, augmented: bool = True) -> list[tuple[np.ndarray, str]]:
-    """Held-out synthetic counters ('drums' or 'lcd'): as trained on, field augmentations on, or
-    as rendered (`augmented=False`: clean counters of the same kind, which say how much of the
-    error is the augmentations' and how much the renders' own, such as a last drum turned
-    0.9-0.98 of the way)."""
+def lcd_set(count: int, seed: int, *, augmented: bool = True) -> list[tuple[np.ndarray, str]]:
+    """Held-out synthetic LCD counters: as trained on, field augmentations on, or as rendered
+    (`augmented=False`, which says how much of the error is the augmentations')."""
     from model.synth.lcd import sample_lcd_counter
     from model.train_data import synthetic_lcd
 
-    if kind == "drums":
-        return drum_set(count, seed, augmented=augmented)[0]
     rng = np.random.default_rng(seed)
     make = synthetic_lcd if augmented else sample_lcd_counter
     return [make(rng) for _ in range(count)]
 
 
 def drum_set(count: int, seed: int, *, augmented: bool = True) -> tuple[list[tuple[np.ndarray, str]], list[float]]:
-    """The held-out synthetic drum counters (the same as model.train_data.synthetic_drums draws
-    from this seed) and how far each one's last drum had turned."""
-    from model.synth.augment import augment_counter
+    """Held-out synthetic drum counters, as trained on (model.train_data.synthetic_drums) or as
+    rendered, and how far each one's last drum had turned: clean counters say how much of the
+    error is the augmentations' and how much the renders' own, such as a last drum turned
+    0.9-0.98 of the way."""
     from model.synth.counters import sample_drums
+    from model.train_data import augmented_drums
 
     rng = np.random.default_rng(seed)
-    items, rolls = [], []
-    for _ in range(count):
-        image, state = sample_drums(rng)
-        items.append((augment_counter(rng, image) if augmented else image, "".join(map(str, state.digits))))
-        rolls.append(state.offsets[-1])
-    return items, rolls
+    make = augmented_drums if augmented else sample_drums
+    drums = [make(rng) for _ in range(count)]
+    return [(image, state.label) for image, state in drums], [state.offsets[-1] for _, state in drums]
 
 
 def by_last_drum(report: EvalReport, rolls: list[float], edge: float = LAST_DRUM_EDGE) -> dict:
     """Exact match of drum counters split by how far the last drum had turned: at `edge` or more
     it shows the next digit nearly centred yet reads the one before (DESIGN.md), which only a
     sub-pixel offset tells apart; below it, what is left are the augmentations' and the reader's."""
-    split = {f"last drum under {edge}": [], f"last drum {edge} or more": []}
+    below, beyond = f"last drum under {edge}", f"last drum {edge} or more"
+    split: dict[str, list[bool]] = {below: [], beyond: []}
     for correct, roll in zip(report.correct, rolls):
-        split[f"last drum {edge} or more" if roll >= edge else f"last drum under {edge}"].append(correct)
+        split[beyond if roll >= edge else below].append(correct)
     return {name: {"n": len(hits), "exact_match": round(float(np.mean(hits)), 4) if hits else None}
             for name, hits in split.items()}
 
@@ -222,9 +218,9 @@ def run(args) -> dict:
     clean_drums, clean_rolls = drum_set(args.synthetic_count, 777, augmented=False)
     rolls = {"synthetic_drums": drum_rolls, "synthetic_drums_unaugmented": clean_rolls}
     sets = {"synthetic_drums": drums,
-            "synthetic_lcd": synthetic_set("lcd", args.synthetic_count, 778),
+            "synthetic_lcd": lcd_set(args.synthetic_count, 778),
             "synthetic_drums_unaugmented": clean_drums,
-            "synthetic_lcd_unaugmented": synthetic_set("lcd", args.synthetic_count, 778, augmented=False)}
+            "synthetic_lcd_unaugmented": lcd_set(args.synthetic_count, 778, augmented=False)}
     sets[f"synthetic_drums_{SMALL_HEIGHT}px_high"] = shrunk(sets["synthetic_drums"], SMALL_HEIGHT)
     if (args.data_dir / "haverland_digits").is_dir():
         sets["real_test"] = real_counter_set(args.data_dir, "test", args.count, REAL_TEST_SEED)

@@ -34,6 +34,10 @@ class OdometerState:
     digits: tuple[int, ...]  # the label, left to right
     offsets: tuple[float, ...]  # how far each drum has turned past its digit, in digits [0, 1)
 
+    @property
+    def label(self) -> str:
+        return "".join(map(str, self.digits))
+
 
 def sample_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
     """Random reading (every digit uniform at every position) and the drums' roll."""
@@ -116,7 +120,7 @@ def render_drums(rng: np.random.Generator, state: OdometerState) -> np.ndarray:
 def sample_drum_counter(rng: np.random.Generator, n_digits: int | None = None) -> tuple[np.ndarray, str]:
     """A random drum counter: ((H,W,3) uint8 BGR image, label digits)."""
     image, state = sample_drums(rng, n_digits)
-    return image, "".join(map(str, state.digits))
+    return image, state.label
 
 
 def sample_drums(rng: np.random.Generator, n_digits: int | None = None) -> tuple[np.ndarray, OdometerState]:
