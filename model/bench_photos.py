@@ -7,7 +7,7 @@ Works like a CPU worker: --processes pool processes (default: one per core, as `
 worker` starts), each with its share of the cores as TensorFlow threads, deal the batches out
 round-robin. In each, a batch of --batch photos is decoded on a thread pool (OpenCV releases the
 GIL; big JPEGs at reduced resolution via DEFAULT_DECODE_MAX_SIDE), then `read_images` runs once
-for the batch (triage, locator, rectify, one reader call). Rendering the scenes and encoding
+for the batch (triage, locator, rectify, the reader calls). Rendering the scenes and encoding
 them to JPEG happen before the clock starts; one warm-up batch per process runs before it too,
 so graph tracing is not counted. Prints photos/s (wall clock from the first process's start to
 the last one's end; other processes on a shared machine slow it down: the 1-minute load average

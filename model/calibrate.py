@@ -103,7 +103,8 @@ def whole_photo_scores(models, photos, batch_size: int = 32) -> tuple[list[float
     """(confidence, right?) of each photo's reading that only the threshold could still stop:
     the pipeline is run with the threshold at 0. A photo sent to review for another reason (a
     window found unsurely, a reading that changes with the window) stays there at any threshold,
-    and a photo without a counter (label None) is wrong whatever it reads."""
+    and a photo without a counter (label None) is wrong whatever it reads. That holds because
+    the reads a window gets do not depend on the threshold (pipeline.DEFAULT_SETTLED_CONFIDENCE)."""
     from model.evaluate_scenes import batches, read_batch
     from model.reading import Status
 

@@ -75,7 +75,7 @@ def stretch_contrast(gray: np.ndarray) -> np.ndarray:
 
 def uint8_percentiles(gray: np.ndarray, percents: Sequence[float]) -> list[float]:
     """np.percentile(gray, percents) (linear interpolation) read off a 256-bin histogram: the
-    same values at a fraction of the cost, which counts at four crops per photo."""
+    same values at a fraction of the cost, which counts at up to four crops per photo."""
     cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))
     values = []
     for percent in percents:

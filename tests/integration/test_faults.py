@@ -16,6 +16,9 @@ from tests.integration.photos import meter_jpeg
 from tests.integration.test_worker_process import FAST_REDELIVERY, _assert_one_row_per_photo, _job_id, _wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
+# Photos per fault job, in batches of 5. These photos end `unreadable` in ~30 ms a batch, so a
+# job of 16 batches could finish between two polls, before the fault it is there to meet.
+PHOTOS = 600
 
 
 def _photos(folder, count: int) -> set[str]:
@@ -37,14 +40,15 @@ def test_redis_killed_and_restarted_mid_job_loses_nothing(make_stack, redis_fact
     broker = redis_factory(appendonly=True)
     stack = make_stack(postgres_url, **FAST_REDELIVERY)
     stack.broker_url = broker.url
-    expected = _photos(tmp_path / "photos", 120)
+    expected = _photos(tmp_path / "photos", PHOTOS)
     worker = Worker(stack, tmp_path / "worker.log", name="redis-fault", concurrency=1)
     try:
         worker.wait_ready(children=1)
         job_id = _job_id(stack.cli("enqueue", str(tmp_path / "photos"), "--batch-size", "5"))
-        _wait_for(lambda: _batches_done(worker) >= 2, "two batches")
+        _wait_for(lambda: _batches_done(worker) >= 2, "two batches", every=0.05)
         time.sleep(1.5)  # append-only fsyncs every second: the queued batches are on disk
         broker.kill(signal.SIGKILL)
+        assert _batches_done(worker) < PHOTOS // 5  # the kill comes mid-job
         clock = Recovery("fault 4: Redis SIGKILLed, restarted 3 s later (append-only)")
         clock.fault()
         time.sleep(3)
@@ -58,13 +62,14 @@ def test_redis_killed_and_restarted_mid_job_loses_nothing(make_stack, redis_fact
 
 def test_postgres_down_during_writes_is_retried(make_stack, postgres_server, postgres_url, tmp_path):
     stack = make_stack(postgres_url)
-    expected = _photos(tmp_path / "photos", 80)
+    expected = _photos(tmp_path / "photos", PHOTOS)
     worker = Worker(stack, tmp_path / "worker.log", name="pg-fault", concurrency=1)
     try:
         worker.wait_ready(children=1)
         job_id = _job_id(stack.cli("enqueue", str(tmp_path / "photos"), "--batch-size", "5"))
-        _wait_for(lambda: _batches_done(worker) >= 2, "two batches")
+        _wait_for(lambda: _batches_done(worker) >= 2, "two batches", every=0.05)
         postgres_server.stop("immediate", remove=False)
+        assert _batches_done(worker) < PHOTOS // 5  # the outage comes mid-job
         clock = Recovery("fault 9: Postgres down 15 s during writes", "(15 s outage included)")
         clock.fault()
         try:

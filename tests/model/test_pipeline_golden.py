@@ -33,14 +33,21 @@ def shipped_models():
     return load_models(SHIPPED)
 
 
-def _read_folder(folder: Path, labels_path: Path, models):
+def _decode_folder(folder: Path, labels_path: Path):
+    """The labels' rows and their photos, decoded as a worker decodes them."""
     from model.image_io import decode_image
-    from model.pipeline import DEFAULT_DECODE_GREY, DEFAULT_DECODE_MAX_SIDE, read_images
+    from model.pipeline import DEFAULT_DECODE_GREY, DEFAULT_DECODE_MAX_SIDE
 
     with labels_path.open() as handle:
         rows = list(csv.DictReader(handle))
-    images = [decode_image((folder / r["path"]).read_bytes(), max_bytes=50_000_000, max_pixels=50_000_000,
-                           target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY) for r in rows]
+    return rows, [decode_image((folder / r["path"]).read_bytes(), max_bytes=50_000_000, max_pixels=50_000_000,
+                               target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY) for r in rows]
+
+
+def _read_folder(folder: Path, labels_path: Path, models):
+    from model.pipeline import read_images
+
+    rows, images = _decode_folder(folder, labels_path)
     return rows, read_images(images, models)
 
 
@@ -129,3 +136,71 @@ def test_whole_photo_calibration_scores_what_only_the_threshold_would_stop(shipp
     assert len(confidences) == sum(t["status_accepted"] for t in tallies.values()) > 0
     assert correct.count(False) == len(wrong)
     assert sorted(round(c, 5) for c, ok in zip(confidences, correct) if not ok) == sorted(w["confidence"] for w in wrong)
+
+
+def test_only_unsettled_windows_are_read_again(shipped_models, tmp_path, monkeypatch):
+    # A window whose first two reads (as found, 0.2 longer) settle (agree, `accepted`, at least
+    # DEFAULT_SETTLED_CONFIDENCE sure) is not read at the check lengths; every other window is,
+    # and is decided on all four reads as if they had been read together.
+    from model.normalise import to_gray
+    from model.pipeline import (
+        CHECK_GROWTHS,
+        DEFAULT_SETTLED_CONFIDENCE,
+        FIRST_GROWTHS,
+        candidate_quads,
+        choose_reading,
+        find_windows,
+        read_images,
+        read_windows,
+    )
+    from model.samples import write_samples
+
+    labels_path = write_samples(tmp_path, 16, seed=GOLDEN_SEED)
+    _, images = _decode_folder(tmp_path, labels_path)
+    calls = _count_reader_calls(shipped_models, monkeypatch)
+    readings = read_images(images, shipped_models)
+    images = [to_gray(image) for image in images]
+    boxes = {i: box for i, box in enumerate(find_windows(images, shipped_models, None)) if box is not None}
+    first = read_windows(images, boxes, FIRST_GROWTHS, shipped_models, None)
+    every = read_windows(images, boxes, FIRST_GROWTHS + CHECK_GROWTHS, shipped_models, None)
+    settled = set()
+    for i, by_end in first.items():
+        reading = choose_reading(list(by_end.values()))
+        if reading.status == Status.ACCEPTED and reading.confidence >= DEFAULT_SETTLED_CONFIDENCE:
+            settled.add(i)
+    assert settled and len(settled) < len(boxes)
+    assert calls[:2] == [sum(len(candidate_quads(box, FIRST_GROWTHS)) for box in boxes.values()),
+                         sum(len(candidate_quads(box, CHECK_GROWTHS)) for i, box in boxes.items() if i not in settled)]
+    for i in boxes:
+        expected = choose_reading(list((first if i in settled else every)[i].values()))
+        assert (readings[i].reading, readings[i].status, readings[i].confidence) == (
+            expected.reading, expected.status, expected.confidence)
+
+
+def test_the_windows_read_do_not_depend_on_the_threshold(shipped_models, tmp_path, monkeypatch):
+    # Whole-photo calibration reads at threshold 0 what ships at the calibrated one: that holds
+    # only if a photo gets the same reads at both.
+    from model.pipeline import read_images
+    from model.samples import write_samples
+
+    labels_path = write_samples(tmp_path, 16, seed=GOLDEN_SEED)
+    _, images = _decode_folder(tmp_path, labels_path)
+    reader = shipped_models.reader
+    calls = _count_reader_calls(shipped_models, monkeypatch)
+    shipped = read_images(images, shipped_models)
+    threshold = reader.metadata["threshold"]
+    reader.metadata["threshold"] = 0.0
+    try:
+        at_zero = read_images(images, shipped_models)
+    finally:
+        reader.metadata["threshold"] = threshold
+    assert len(calls) == 4 and calls[1] > 0 and calls[:2] == calls[2:]  # some windows read again, at both
+    assert [(r.reading, r.confidence) for r in shipped] == [(r.reading, r.confidence) for r in at_zero]
+
+
+def _count_reader_calls(models, monkeypatch) -> list[int]:
+    """The batch size of each reader call, until the test ends."""
+    calls: list[int] = []
+    predict = models.reader.predict
+    monkeypatch.setattr(models.reader, "predict", lambda crops: calls.append(len(crops)) or predict(crops))
+    return calls
