@@ -36,8 +36,8 @@ DEFAULT_SURE_LOCATION = 0.8  # a window found less surely than this is never `ac
 # confident but shorter number at 0.06 and 0.12 alike; at 0.2 the digit comes back and the
 # disagreement sends the photo to review. On 4 x 300 held-out scenes (seeds 20261121, 777, 31337,
 # 9001) with reader-1.2: 2 wrong among 499 accepted without it, 0 among 493 with it.
-# A window is read first as found and at 0.2; only one those two reads leave unsettled is read at
-# 0.06 and 0.12 too and decided on all four, as every window once was. With reader-2.2 on 3,600
+# A window is read first as found and at 0.2; only a window those two reads leave unsettled is read
+# at 0.06 and 0.12 too and decided on all four, as every window once was. With reader-2.2 on 3,600
 # held-out photos (4 x 300 each rendered, with test-split and with validation-split real digits)
 # the same exact match and the same 21 wrong among accepted, 2,575 accepted against 2,546, at the
 # threshold the whole photos then calibrate to (0.9676, not 0.9633); 11% less CPU per 640x480
