@@ -185,15 +185,10 @@ def test_the_windows_read_do_not_depend_on_the_threshold(shipped_models, tmp_pat
 
     labels_path = write_samples(tmp_path, 16, seed=GOLDEN_SEED)
     _, images = _decode_folder(tmp_path, labels_path)
-    reader = shipped_models.reader
     calls = _count_reader_calls(shipped_models, monkeypatch)
     shipped = read_images(images, shipped_models)
-    threshold = reader.metadata["threshold"]
-    reader.metadata["threshold"] = 0.0
-    try:
-        at_zero = read_images(images, shipped_models)
-    finally:
-        reader.metadata["threshold"] = threshold
+    monkeypatch.setitem(shipped_models.reader.metadata, "threshold", 0.0)
+    at_zero = read_images(images, shipped_models)
     assert len(calls) == 4 and calls[1] > 0 and calls[:2] == calls[2:]  # some windows read again, at both
     assert [(r.reading, r.confidence) for r in shipped] == [(r.reading, r.confidence) for r in at_zero]
 
