@@ -67,7 +67,7 @@ def agreed_confidences(windows: Sequence[tuple[Sequence[np.ndarray], Sequence[in
     views = [(probs, labels) for view_probs, labels in windows for probs in view_probs]
     if not views:
         return [0.0] * len(windows)
-    logs = np.log(np.maximum(label_posteriors(np.stack([p for p, _ in views]), [l for _, l in views],
+    logs = np.log(np.maximum(label_posteriors(np.stack([p for p, _ in views]), [labels for _, labels in views],
                                               blank_index), LOG_FLOOR))
     out, start = [], 0
     for view_probs, labels in windows:

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from producer.settings import SHIPPED_MODEL_DIR
+from producer.settings import SHIPPED_MODEL_DIR  # noqa: E402  (after the sys.path line above)
 
 
 def upload(s3_client, bucket: str, prefix: str, photos: list[bytes]) -> None:

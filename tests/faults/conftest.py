@@ -25,7 +25,7 @@ WITH_INJECTOR = {"METER_OCR_TEST_FAULTS": "1", "PYTHONPATH": f"{INJECT_DIR}:{REP
 
 
 @pytest.fixture
-def fault_stack(make_stack, postgres_url):
+def fault_stack(make_stack, postgres_url):  # noqa: F811  (the imported fixture, passed by name)
     """`fault_stack(**env)`: a Stack on Postgres with fast limits and the injector; env wins."""
 
     def make(**env: str) -> Stack:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 import re
 import signal
-import time
 import subprocess
+import time
 
 import pytest
 from sqlalchemy import func, select

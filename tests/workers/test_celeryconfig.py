@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from producer.settings import Settings
-from workers.celeryconfig import celery_config
 from workers import launch
+from workers.celeryconfig import celery_config
 from workers.launch import default_concurrency, gpu_count, note_pool_size, tf_threads_per_process, worker_argv
 
 
