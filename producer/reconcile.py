@@ -27,7 +27,7 @@ def batches_on_broker(app, queue: str) -> set[tuple[str, int]] | None:
         client = channel.client
         keys = [queue, *(key.decode() for key in client.scan_iter(match=f"{queue}{PRIORITY_SEPARATOR}*"))]
         waiting = set(_batch_refs(raw for key in keys for raw in _queued(client, key)))
-        unacked = [_unacked_message(raw) for raw in client.hvals(channel.unacked_key)]
+        unacked = [_unacked_message(raw, queue) for raw in client.hvals(channel.unacked_key)]
     return waiting | set(_batch_refs(unacked))
 
 
@@ -45,11 +45,15 @@ def _queued(client, key: str) -> Iterable[bytes]:
         start += PAGE
 
 
-def _unacked_message(raw: bytes) -> str | None:
+def _unacked_message(raw: bytes, queue: str) -> str | None:
+    """The message of one unacked entry if it was delivered from `queue`, else None. The hash is
+    one per Redis database, shared by every queue on it: another queue's deliveries are not ours.
+    Celery declares each queue with an exchange and routing key of its own name."""
     try:
-        return json.dumps(json.loads(raw)[0])  # stored as [message, exchange, routing key]
-    except (ValueError, IndexError, TypeError):
+        message, exchange, routing_key = json.loads(raw)  # stored as [message, exchange, routing key]
+    except (ValueError, TypeError):
         return None
+    return json.dumps(message) if queue in (routing_key, exchange) else None
 
 
 def _batch_refs(raw_messages: Iterable[bytes | str | None]) -> Iterable[tuple[str, int]]:
