@@ -1,7 +1,7 @@
 """Held-out whole-photo evaluation: does the pipeline find and read the counter?
 
     python -m model.evaluate_scenes --count 500 [--negatives 100] [--model-dir model/shipped]
-        [--counter-share 0.4,0.75] [--real-digits ../shared/data [--digits-split val]]
+        [--counter-share 0.4,0.75] [--real-digits ../shared/data [--digits-split val]] [--list-wrong]
 
 Renders scenes from a seed neither training nor validation used, sends each through the path a
 worker takes (JPEG bytes -> decode_image at the pipeline's resolution -> read_images) and prints:
@@ -9,9 +9,11 @@ the share of photos whose located window overlaps the true one with IoU >= 0.5, 
 the reading (and, to split the blame, of the reading from the true window), the status mix and
 the error rate among `accepted`, per meter kind, and each wrong `accepted` reading with its
 confidence; and for photos without a counter (blank, dark, clutter, meter with no counter in
-view) how many were accepted, which must be zero. With
---real-digits the water and gas meters' windows show counters composed from real digit crops the
-models never trained on, a step closer to a real photo.
+view) how many were accepted, which must be zero. With --real-digits the water and gas meters'
+windows show counters composed from real digit crops the models never trained on, a step closer
+to a real photo. --list-wrong adds every photo read wrong, whatever its status, counted by how it
+is wrong (`error_kind`) and by whether the true window reads it right: the locator's share of the
+errors against the reader's.
 """
 
 from __future__ import annotations
@@ -80,17 +82,20 @@ def decode_photos(encoded: list[bytes]) -> list[np.ndarray]:
                          target_max_side=DEFAULT_DECODE_MAX_SIDE, grey=DEFAULT_DECODE_GREY) for data in encoded]
 
 
-def evaluate(models, photos, batch_size: int = 32, accepted_wrong: list[dict] | None = None) -> dict:
+def evaluate(models, photos, batch_size: int = 32, accepted_wrong: list[dict] | None = None,
+             wrong: list[dict] | None = None) -> dict:
     """Run photos through decode -> read_images in batches; return the tallies per kind. Each
     wrong `accepted` reading is also appended to `accepted_wrong` (kind, label, reading,
-    confidence): a few of them decide whether a reader may ship."""
+    confidence): a few of them decide whether a reader may ship. Each photo with a counter read
+    wrong, whatever its status, is appended to `wrong` (see wrong_entry): where the errors are."""
     tallies: dict[str, Counter] = {}
     for batch in batches(photos, batch_size):
-        _evaluate_batch(models, batch, tallies, accepted_wrong)
+        _evaluate_batch(models, batch, tallies, accepted_wrong, wrong)
     return tallies
 
 
-def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: list[dict] | None) -> None:
+def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: list[dict] | None,
+                    wrong_readings: list[dict] | None = None) -> None:
     images, readings = read_batch(models, batch)
     boxes = find_windows(images, models, None)
     oracle = _oracle_readings(models, batch, images)
@@ -104,11 +109,51 @@ def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: 
                                    "confidence": round(reading.confidence or 0.0, 5)})
         if label is None:
             continue
-        scale = image.shape[1] / width
-        tally["located"] += box is not None and quad_iou(box.quad, quad * scale) >= 0.5
+        true_quad = quad * (image.shape[1] / width)
+        iou = quad_iou(box.quad, true_quad) if box is not None else 0.0
+        from_true_window = oracle.pop(0)
+        tally["located"] += iou >= 0.5
         tally["exact"] += reading.reading == label
-        tally["oracle_exact"] += oracle.pop(0) == label
+        tally["oracle_exact"] += from_true_window == label
         tally["accepted_wrong"] += wrong
+        if reading.reading != label and wrong_readings is not None:
+            wrong_readings.append(wrong_entry(kind, label, reading, iou, true_quad, from_true_window))
+
+
+def wrong_entry(kind: str, label: str, reading, iou: float, true_quad: np.ndarray,
+                from_true_window: str | None) -> dict:
+    """One photo read wrong: what it read, how, how well its window was found, how high the true
+    window is in the decoded photo, and what the true window reads."""
+    height = float(np.linalg.norm(true_quad[3] - true_quad[0]))
+    return {"kind": kind, "label": label, "reading": reading.reading, "error": error_kind(label, reading.reading),
+            "status": reading.status.value, "confidence": round(reading.confidence or 0.0, 5),
+            "window_iou": round(iou, 3), "window_height_px": round(height), "true_window_reads": from_true_window}
+
+
+def error_kind(label: str, reading: str | None) -> str:
+    """How a reading differs from its label: 'last digit one off' (a last drum caught turning
+    reads the digit before or after, carries included: 0009 read 0010, 1299 read 1290),
+    'digits lost' or 'digits gained' (a box cut short or too long, or a digit missed in a gap),
+    'digits misread' (as many digits, others wrong), 'nothing read'."""
+    if not reading:
+        return "nothing read"
+    if len(reading) < len(label):
+        return "digits lost"
+    if len(reading) > len(label):
+        return "digits gained"
+    one_step = abs(int(reading) - int(label)) == 1
+    last_drum_only = reading[:-1] == label[:-1] and (int(reading[-1]) - int(label[-1])) % 10 in (1, 9)
+    return "last digit one off" if one_step or last_drum_only else "digits misread"
+
+
+def wrong_summary(wrong: list[dict]) -> dict:
+    """The wrong photos by how they are wrong, and how many of each the true window reads right."""
+    summary: dict[str, dict[str, int]] = {}
+    for entry in wrong:
+        counts = summary.setdefault(entry["error"], {"photos": 0, "true_window_right": 0})
+        counts["photos"] += 1
+        counts["true_window_right"] += entry["true_window_reads"] == entry["label"]
+    return dict(sorted(summary.items(), key=lambda item: -item[1]["photos"]))
 
 
 def _oracle_readings(models, batch, images) -> list[str | None]:
@@ -167,6 +212,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-digits", type=Path, metavar="DATA_DIR",
                         help="fill the water and gas meters' windows with counters composed from the real "
                              "digit crops of the test split (DATA_DIR/haverland_digits, e.g. ../shared/data)")
+    parser.add_argument("--list-wrong", action="store_true",
+                        help="also list every photo with a counter read wrong, whatever its status (its window's "
+                             "IoU and height, what the true window reads), and count them by how they are wrong")
     parser.add_argument("--digits-split", choices=("test", "val"), default="test",
                         help="with --real-digits: the split whose crops compose the counters ('val': crops the "
                              "reader was chosen and calibrated on, a second, smaller pool)")
@@ -180,12 +228,16 @@ def main(argv: list[str] | None = None) -> None:
     drum_counters = real_digit_counters(args.real_digits, args.digits_split) if args.real_digits else None
     models = load_models(args.model_dir)
     accepted_wrong: list[dict] = []
+    wrong: list[dict] = []
     tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,
-                                            drum_counters), accepted_wrong=accepted_wrong)
+                                            drum_counters), accepted_wrong=accepted_wrong, wrong=wrong)
     negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation),
                          accepted_wrong=accepted_wrong)
     summary = summarise({**tallies, **negatives})
     summary["accepted_wrong"] = accepted_wrong
+    if args.list_wrong:
+        summary["wrong_by_error"] = wrong_summary(wrong)
+        summary["wrong"] = wrong
     summary["model_version"] = models.version
     print(json.dumps(summary, indent=2))
 

@@ -98,19 +98,27 @@ def test_scene_report_lists_every_wrong_accepted_reading(shipped_models):  # ski
     # The held-out scene report names each wrong `accepted` reading (a few of them decide whether
     # a reader may ship), and the list agrees with its counts. The threshold is dropped to 0 so
     # that 40 photos hold some.
-    from model.evaluate_scenes import DEFAULT_SIZES, evaluate, scene_photos, summarise
+    from model.evaluate_scenes import DEFAULT_SIZES, evaluate, scene_photos, summarise, wrong_summary
     from model.runtime import load_models
     from model.synth.scenes import METER_KINDS, NEGATIVE_KINDS
 
     models = load_models(SHIPPED)
     models.reader.metadata["threshold"] = 0.0
     wrong: list[dict] = []
-    tallies = evaluate(models, scene_photos(31337, 40, METER_KINDS, DEFAULT_SIZES, 90.0), accepted_wrong=wrong)
-    tallies |= evaluate(models, scene_photos(31338, 8, NEGATIVE_KINDS, DEFAULT_SIZES, 90.0), accepted_wrong=wrong)
+    every_wrong: list[dict] = []
+    tallies = evaluate(models, scene_photos(31337, 40, METER_KINDS, DEFAULT_SIZES, 90.0), accepted_wrong=wrong,
+                       wrong=every_wrong)
+    tallies |= evaluate(models, scene_photos(31338, 8, NEGATIVE_KINDS, DEFAULT_SIZES, 90.0), accepted_wrong=wrong,
+                        wrong=every_wrong)
     summary = summarise(tallies)
     counted = sum(t["accepted_wrong"] for kind, t in tallies.items() if kind in METER_KINDS)
     assert wrong and len(wrong) == counted + summary["all_negatives"]["accepted"]
     assert all(w["reading"] != w["label"] for w in wrong)
+    # --list-wrong's list: every photo with a counter read wrong, whatever its status, and only those
+    assert len(every_wrong) == round(40 * (1 - summary["all_meters"]["exact_match"])) >= counted
+    assert all(w["label"] is not None and w["reading"] != w["label"] for w in every_wrong)
+    assert {(w["label"], w["reading"]) for w in wrong if w["label"]} <= {(w["label"], w["reading"]) for w in every_wrong}
+    assert sum(counts["photos"] for counts in wrong_summary(every_wrong).values()) == len(every_wrong)
 
 
 def test_whole_photo_calibration_scores_what_only_the_threshold_would_stop(shipped_models):
