@@ -97,10 +97,11 @@ def _train(model, args, state: dict, checkpoint: Path, state_path: Path) -> None
 
 def _training_sets(args) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Whole-photo scenes, and second-pass views when --zoomed-scenes asks for them."""
-    sets = {"scenes": rendered_set(args.run_dir, TRAIN_SEED, args.scenes, args.input_size, args.workers)}
+    real = {"real_digits": args.real_digits, "real_share": args.real_share}
+    sets = {"scenes": rendered_set(args.run_dir, TRAIN_SEED, args.scenes, args.input_size, args.workers, **real)}
     if args.zoomed_scenes:
         sets["zoomed"] = rendered_set(args.run_dir, TRAIN_SEED, args.zoomed_scenes, args.input_size,
-                                      args.workers, zoomed=True)
+                                      args.workers, zoomed=True, **real)
     return sets
 
 

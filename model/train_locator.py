@@ -4,6 +4,8 @@
     nice -n 15 python -m model.train_locator --run-dir runs/locator3 --scenes 12000 --zoomed-scenes 2000 --steps 11000
     nice -n 10 python -m model.train_locator --run-dir runs/locator4 --init-weights runs/locator3/best.weights.h5 \
         --scenes 24000 --zoomed-scenes 11000 --steps 6000 --lr 5e-4
+    nice -n 5 python -m model.train_locator --run-dir runs/locator7 --init-weights WEIGHTS \
+        --scenes 8000 --zoomed-scenes 8000 --real-digits ../shared/data --real-share 0.5 --steps 3000 --lr 2e-4
     python -m model.train_locator --run-dir runs/locator --export-only --export-dir model/shipped/locator
 
 The locator sees two kinds of view at serving time (model/locate.py), and learns from both:
@@ -11,6 +13,8 @@ whole photos letterboxed into its square, and second-pass views, a square around
 find zoomed so the window is about REFINE_FRACTION of it (--zoomed-scenes of them, rendered
 around the true window moved and scaled the way first-pass boxes miss it, some aimed beside it
 or at photos without a counter, so the second pass learns to correct and to reject).
+With --real-digits, a share of the drum meters' windows show counters of real digit crops (the
+training split), as a photographed counter looks, rather than rendered drums.
 The rendered sets are cached in the run folder (rendering is a third of the cost), training writes
 a checkpoint every --checkpoint-every steps and log.csv, and a rerun continues from the last
 checkpoint. Validation scenes come from a seed the training set never uses.
@@ -45,6 +49,12 @@ CLOSE_UP, CLOSE_UP_SHARE = 0.3, (0.4, 0.75)
 FIRST_PASS_ERROR = {"along": 0.08, "across": 0.3, "log_size": 0.12}  # spread of first-pass misses
 AIMED_BESIDE = 0.12  # share of views centred beside the window (a serial or a label found first)
 RENDER_CHUNK = 1000
+# With --real-digits, this share of the water and gas meters rendered show counters composed from
+# real digit crops of the training split (model.real_digits) instead of rendered drums: windows
+# that look like a photographed counter, each crop with its own paper, ink and light. Set in each
+# rendering process by _use_real_digits.
+_real_counters = None
+_real_share = 0.0
 
 
 def render_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +65,26 @@ def render_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
 def render_zoomed_example(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Scene number `index` of a seeded set -> (S x S uint8 second-pass view, (4, 2) quad or NaNs)."""
     return _with_retries(_render_zoomed, *args)
+
+
+def _use_real_digits(data_dir: Path | None, share: float) -> None:
+    """Pool initializer: load the training split's crops once per rendering process."""
+    global _real_counters, _real_share
+    if data_dir is not None and share > 0:
+        from dataclasses import replace
+
+        from model.real_digits import RealCounterSource
+
+        _real_counters = replace(RealCounterSource.from_data_dir(data_dir, "train", lengths=(5, 8)), augment=False)
+        _real_share = share
+
+
+def _drum_counters(rng: np.random.Generator):
+    """The render_scene `drum_counters` for one scene: real crops for _real_share of them. No
+    draw from `rng` without --real-digits, so the earlier runs' scenes render as they did."""
+    if _real_counters is not None and rng.random() < _real_share:
+        return _real_counters
+    return None
 
 
 def _with_retries(render, seed: int, index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +100,8 @@ def _render_letterboxed(rng: np.random.Generator, size: int) -> tuple[np.ndarray
     kinds = list(KIND_WEIGHTS)
     kind = str(rng.choice(kinds, p=np.array(list(KIND_WEIGHTS.values())) / sum(KIND_WEIGHTS.values())))
     width, height = PHOTO_SIZES[int(rng.integers(len(PHOTO_SIZES)))]
-    scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0, counter_share=_counter_share(rng))
+    scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0, counter_share=_counter_share(rng),
+                         drum_counters=_drum_counters(rng))
     square, box = letterbox_grey(scene.image, size)
     return square, _in_view(scene.quad, box)
 
@@ -78,7 +109,8 @@ def _render_letterboxed(rng: np.random.Generator, size: int) -> tuple[np.ndarray
 def _render_zoomed(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
     kind = str(rng.choice(list(ZOOMED_KIND_WEIGHTS), p=list(ZOOMED_KIND_WEIGHTS.values())))
     width, height = ZOOMED_PHOTO_SIZES[int(rng.integers(len(ZOOMED_PHOTO_SIZES)))]
-    scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0, counter_share=_counter_share(rng))
+    scene = render_scene(rng, width, height, kind=kind, max_rotation=100.0, counter_share=_counter_share(rng),
+                         drum_counters=_drum_counters(rng))
     if scene.quad is None:  # a first pass fooled by a label or a pipe: somewhere, some size
         centre = rng.uniform([0, 0], [width, height])
         side = width * rng.uniform(*COUNTER_SHARE) / REFINE_FRACTION
@@ -113,18 +145,21 @@ def _in_view(quad: np.ndarray | None, view) -> np.ndarray:
     return np.full((4, 2), np.nan, np.float32) if quad is None else view.to_view(quad)
 
 
-def rendered_set(run_dir: Path, seed: int, count: int, size: int, workers: int,
-                 zoomed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def rendered_set(run_dir: Path, seed: int, count: int, size: int, workers: int, zoomed: bool = False,
+                 real_digits: Path | None = None, real_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, S, S) uint8, quads (N, 4, 2) float32, NaN = no counter), cached on disk in
-    chunks, so an interrupted render resumes where it stopped. zoomed: second-pass views."""
+    chunks, so an interrupted render resumes where it stopped. zoomed: second-pass views;
+    real_digits (a data folder) and real_share: see _real_counters."""
     images, quads = [], []
     render, name = (render_zoomed_example, "zoomed") if zoomed else (render_example, "scenes")
+    if real_digits is not None and real_share > 0:
+        name += f"-real{real_share:g}"
     for start in range(0, count, RENDER_CHUNK):
         stop = min(count, start + RENDER_CHUNK)
         path = run_dir / f"{name}-seed{seed}-{start}-{stop}-s{size}.npz"
         if not path.exists():
             started = time.time()
-            with Pool(workers) as pool:
+            with Pool(workers, initializer=_use_real_digits, initargs=(real_digits, real_share)) as pool:
                 results = pool.map(render, [(seed, i, size) for i in range(start, stop)], chunksize=32)
             np.savez(path, images=np.stack([r[0] for r in results]), quads=np.stack([r[1] for r in results]))
             print(f"rendered {name} {start}-{stop} (seed {seed}) in {time.time() - started:.0f}s", flush=True)
@@ -164,6 +199,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--zoomed-share", type=float, default=0.5, help="of each batch, when there are any")
     parser.add_argument("--upside-down-share", type=float, default=0.0,
                         help="of each batch, views turned 180 degrees (meters mounted upside down)")
+    parser.add_argument("--real-digits", type=Path, metavar="DATA_DIR",
+                        help="training scenes' water and gas windows show counters of real digit crops (the "
+                             "training split of DATA_DIR/haverland_digits, e.g. ../shared/data) for --real-share")
+    parser.add_argument("--real-share", type=float, default=0.5, help="of the water and gas meters, with --real-digits")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)

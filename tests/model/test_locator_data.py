@@ -48,3 +48,38 @@ def test_a_view_turned_upside_down_keeps_its_window_and_reverses_the_reading_dir
     assert np.allclose(centre2, 192 - centre) and np.isclose(length2, length) and np.isclose(height2, height)
     assert np.isclose(abs(np.angle(np.exp(1j * (angle2 - angle)))), np.pi)  # read the other way round
     assert images[0, 0, 0] == turned[0, -1, -1]  # the input was left as it was
+
+
+def test_scenes_render_as_before_without_real_digits():
+    # _drum_counters draws from the scene's generator only when --real-digits is given, so a run
+    # folder's cached scenes and a rerender without it stay the same photos
+    import model.train_locator as train_locator
+
+    assert train_locator._real_counters is None
+    first, again = render_zoomed_example((7, 3, 192)), render_zoomed_example((7, 3, 192))
+    rng = np.random.default_rng(0)
+    assert train_locator._drum_counters(rng) is None
+    assert rng.random() == np.random.default_rng(0).random()  # nothing drawn
+    assert np.array_equal(first[0], again[0])
+
+
+@pytest.mark.data
+def test_real_digit_scenes_put_real_counters_in_drum_windows(monkeypatch):
+    from model.real_digits import DEFAULT_DATA_DIR
+
+    if not (DEFAULT_DATA_DIR / "haverland_digits").is_dir():
+        pytest.skip("no ../shared/data/haverland_digits")
+    import model.train_locator as train_locator
+
+    train_locator._use_real_digits(DEFAULT_DATA_DIR, 1.0)
+    try:
+        counters = train_locator._real_counters
+        assert counters is not None and counters.augment is False
+        image, label = counters(np.random.default_rng(1))
+        assert 5 <= len(label) <= 8 and image.ndim in (2, 3)
+        assert train_locator._drum_counters(np.random.default_rng(2)) is counters  # share 1.0: every scene
+        monkeypatch.setattr(train_locator, "_real_share", 0.0)
+        assert train_locator._drum_counters(np.random.default_rng(2)) is None
+    finally:
+        monkeypatch.setattr(train_locator, "_real_counters", None)
+        monkeypatch.setattr(train_locator, "_real_share", 0.0)
