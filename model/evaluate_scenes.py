@@ -212,12 +212,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-digits", type=Path, metavar="DATA_DIR",
                         help="fill the water and gas meters' windows with counters composed from the real "
                              "digit crops of the test split (DATA_DIR/haverland_digits, e.g. ../shared/data)")
-    parser.add_argument("--list-wrong", action="store_true",
-                        help="also list every photo with a counter read wrong, whatever its status (its window's "
-                             "IoU and height, what the true window reads), and count them by how they are wrong")
     parser.add_argument("--digits-split", choices=("test", "val"), default="test",
                         help="with --real-digits: the split whose crops compose the counters ('val': crops the "
                              "reader was chosen and calibrated on, a second, smaller pool)")
+    parser.add_argument("--list-wrong", action="store_true",
+                        help="also list every photo with a counter read wrong, whatever its status (its window's "
+                             "IoU and height, what the true window reads), and count them by how they are wrong")
     args = parser.parse_args(argv)
     from model.runtime import (
         load_models,  # TensorFlow only once the arguments are valid
