@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from model.image_io import decode_image
-from model.locator_targets import quad_iou
+from model.locator_targets import quad_geometry, quad_iou
 from model.pipeline import (
     DEFAULT_DECODE_GREY,
     DEFAULT_DECODE_MAX_SIDE,
@@ -124,7 +124,7 @@ def wrong_entry(kind: str, label: str, reading, iou: float, true_quad: np.ndarra
                 from_true_window: str | None) -> dict:
     """One photo read wrong: what it read, how, how well its window was found, how high the true
     window is in the decoded photo, and what the true window reads."""
-    height = float(np.linalg.norm(true_quad[3] - true_quad[0]))
+    _, _, height, _ = quad_geometry(true_quad)
     return {"kind": kind, "label": label, "reading": reading.reading, "error": error_kind(label, reading.reading),
             "status": reading.status.value, "confidence": round(reading.confidence or 0.0, 5),
             "window_iou": round(iou, 3), "window_height_px": round(height), "true_window_reads": from_true_window}
