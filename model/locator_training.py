@@ -96,12 +96,18 @@ def _train(model, args, state: dict, checkpoint: Path, state_path: Path) -> None
 
 
 def _training_sets(args) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Whole-photo scenes, and second-pass views when --zoomed-scenes asks for them."""
+    """Whole-photo scenes, and second-pass views when --zoomed-scenes asks for them; with
+    --real-digits, --plain-scenes and --plain-zoomed-scenes without real digits joined to them."""
     real = {"real_digits": args.real_digits, "real_share": args.real_share}
-    sets = {"scenes": rendered_set(args.run_dir, TRAIN_SEED, args.scenes, args.input_size, args.workers, **real)}
-    if args.zoomed_scenes:
-        sets["zoomed"] = rendered_set(args.run_dir, TRAIN_SEED, args.zoomed_scenes, args.input_size,
-                                      args.workers, zoomed=True, **real)
+    counts = {"scenes": args.scenes, "zoomed": args.zoomed_scenes}
+    plain = {"scenes": args.plain_scenes, "zoomed": args.plain_zoomed_scenes} if args.real_digits else {}
+    sets = {}
+    for name in ("scenes", "zoomed"):
+        parts = [rendered_set(args.run_dir, TRAIN_SEED, count, args.input_size, args.workers,
+                              zoomed=name == "zoomed", **options)
+                 for count, options in ((counts[name], real), (plain.get(name, 0), {})) if count]
+        if parts:
+            sets[name] = (np.concatenate([images for images, _ in parts]), np.concatenate([quads for _, quads in parts]))
     return sets
 
 

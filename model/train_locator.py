@@ -6,6 +6,9 @@
         --scenes 24000 --zoomed-scenes 11000 --steps 6000 --lr 5e-4
     nice -n 5 python -m model.train_locator --run-dir runs/locator7 --init-weights WEIGHTS \
         --scenes 8000 --zoomed-scenes 8000 --real-digits ../shared/data --real-share 0.5 --steps 3000 --lr 2e-4
+    nice -n 5 python -m model.train_locator --run-dir runs/locator10 --init-weights WEIGHTS \
+        --scenes 16000 --zoomed-scenes 8000 --real-digits ../shared/data --plain-scenes 24000 --plain-zoomed-scenes 11000 \
+        --steps 6000 --lr 2e-4
     python -m model.train_locator --run-dir runs/locator --export-only --export-dir model/shipped/locator
 
 The locator sees two kinds of view at serving time (model/locate.py), and learns from both:
@@ -14,7 +17,8 @@ find zoomed so the window is about REFINE_FRACTION of it (--zoomed-scenes of the
 around the true window moved and scaled the way first-pass boxes miss it, some aimed beside it
 or at photos without a counter, so the second pass learns to correct and to reject).
 With --real-digits, a share of the drum meters' windows show counters of real digit crops (the
-training split), as a photographed counter looks, rather than rendered drums.
+training split), as a photographed counter looks, rather than rendered drums; --plain-scenes and
+--plain-zoomed-scenes join as many without them (the sets earlier phases trained on).
 The rendered sets are cached in the run folder (rendering is a third of the cost), training writes
 a checkpoint every --checkpoint-every steps and log.csv, and a rerun continues from the last
 checkpoint. Validation scenes come from a seed the training set never uses.
@@ -203,6 +207,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="training scenes' water and gas windows show counters of real digit crops (the "
                              "training split of DATA_DIR/haverland_digits, e.g. ../shared/data) for --real-share")
     parser.add_argument("--real-share", type=float, default=0.5, help="of the water and gas meters, with --real-digits")
+    parser.add_argument("--plain-scenes", type=int, default=0,
+                        help="with --real-digits, this many rendered scenes without real digits joined to --scenes")
+    parser.add_argument("--plain-zoomed-scenes", type=int, default=0,
+                        help="with --real-digits, this many second-pass views without real digits joined to --zoomed-scenes")
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -214,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--export-dir", type=Path, default=None)
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args(argv)
+    if (args.plain_scenes or args.plain_zoomed_scenes) and args.real_digits is None:
+        parser.error("--plain-scenes and --plain-zoomed-scenes join real-digit sets: give --real-digits too")
     args.run_dir.mkdir(parents=True, exist_ok=True)
     # TensorFlow only past argument parsing
     from model.locator_training import train_and_export

@@ -83,3 +83,27 @@ def test_real_digit_scenes_put_real_counters_in_drum_windows(monkeypatch):
     finally:
         monkeypatch.setattr(train_locator, "_real_counters", None)
         monkeypatch.setattr(train_locator, "_real_share", 0.0)
+
+
+@pytest.mark.data
+@pytest.mark.model  # model.locator_training imports TensorFlow
+def test_plain_scenes_join_the_real_digit_ones(tmp_path):
+    from types import SimpleNamespace
+
+    from model.locator_training import _training_sets
+    from model.real_digits import DEFAULT_DATA_DIR
+    from model.train_locator import TRAIN_SEED, rendered_set
+
+    if not (DEFAULT_DATA_DIR / "haverland_digits").is_dir():
+        pytest.skip("no ../shared/data/haverland_digits")
+    args = SimpleNamespace(run_dir=tmp_path, input_size=64, workers=1, real_digits=DEFAULT_DATA_DIR, real_share=1.0,
+                           scenes=2, zoomed_scenes=0, plain_scenes=3, plain_zoomed_scenes=0)
+    sets = _training_sets(args)
+    assert list(sets) == ["scenes"]
+    images, quads = sets["scenes"]
+    assert images.shape == (5, 64, 64) and quads.shape == (5, 4, 2)
+    assert sorted(path.name.split("-seed")[0] for path in tmp_path.glob("*.npz")) == ["scenes", "scenes-real1"]
+    # the joined plain scenes are the very ones a run without --real-digits renders
+    (tmp_path / "plain").mkdir()
+    plain, _ = rendered_set(tmp_path / "plain", TRAIN_SEED, 3, 64, 1)
+    assert np.array_equal(images[2:], plain)
