@@ -103,8 +103,8 @@ def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: 
         tally = tallies.setdefault(kind, Counter())
         tally["photos"] += 1
         tally[f"status_{reading.status.value}"] += 1
-        wrong = reading.status.value == "accepted" and reading.reading != label
-        if wrong and accepted_wrong is not None:
+        accepted_and_wrong = reading.status.value == "accepted" and reading.reading != label
+        if accepted_and_wrong and accepted_wrong is not None:
             accepted_wrong.append({"kind": kind, "label": label, "reading": reading.reading,
                                    "confidence": round(reading.confidence or 0.0, 5)})
         if label is None:
@@ -115,7 +115,7 @@ def _evaluate_batch(models, batch, tallies: dict[str, Counter], accepted_wrong: 
         tally["located"] += iou >= 0.5
         tally["exact"] += reading.reading == label
         tally["oracle_exact"] += from_true_window == label
-        tally["accepted_wrong"] += wrong
+        tally["accepted_wrong"] += accepted_and_wrong
         if reading.reading != label and wrong_readings is not None:
             wrong_readings.append(wrong_entry(kind, label, reading, iou, true_quad, from_true_window))
 
@@ -228,14 +228,14 @@ def main(argv: list[str] | None = None) -> None:
     drum_counters = real_digit_counters(args.real_digits, args.digits_split) if args.real_digits else None
     models = load_models(args.model_dir)
     accepted_wrong: list[dict] = []
-    wrong: list[dict] = []
+    wrong: list[dict] | None = [] if args.list_wrong else None
     tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,
                                             drum_counters), accepted_wrong=accepted_wrong, wrong=wrong)
     negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation),
                          accepted_wrong=accepted_wrong)
     summary = summarise({**tallies, **negatives})
     summary["accepted_wrong"] = accepted_wrong
-    if args.list_wrong:
+    if wrong is not None:
         summary["wrong_by_error"] = wrong_summary(wrong)
         summary["wrong"] = wrong
     summary["model_version"] = models.version
