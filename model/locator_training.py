@@ -56,11 +56,12 @@ def train_and_export(args) -> None:
     if args.export_dir is not None:
         best = run_dir / "best.weights.h5"
         model.load_weights(str(best if best.exists() else checkpoint))
-        export_locator(model, args.export_dir, state)
+        export_locator(model, args.export_dir, state, version=args.version)
 
 
 def _train(model, args, state: dict, checkpoint: Path, state_path: Path) -> None:
     sets = _training_sets(args)
+    state.setdefault("trained_on", _describe_sets(args))  # for the export's metadata
     validation = {name: rendered_set(args.run_dir, VALIDATION_SEED, args.validation_scenes, args.input_size,
                                      args.workers, zoomed=name == "zoomed") for name in sets}
     schedule = tf.keras.optimizers.schedules.CosineDecay(args.lr, args.steps, alpha=0.02)
@@ -111,6 +112,20 @@ def _training_sets(args) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return sets
 
 
+def _describe_sets(args) -> str:
+    """What _training_sets rendered, in words."""
+    def views(count: int) -> str:
+        return f" and {count:,} second-pass views" if count else ""
+
+    plain = (args.scenes, args.zoomed_scenes) if args.real_digits is None else (args.plain_scenes,
+                                                                                 args.plain_zoomed_scenes)
+    parts = [f"{plain[0]:,} rendered whole-photo scenes{views(plain[1])}"] if plain[0] else []
+    if args.real_digits is not None:
+        parts.append(f"{args.scenes:,} scenes{views(args.zoomed_scenes)} with {args.real_share:g} of the water and "
+                     "gas windows showing counters of real training-split digit crops")
+    return "model.synth.scenes (seed 1): " + "; ".join(parts)
+
+
 def _sample_batch(sets: dict, args, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(B, S, S) uint8 images and (B, 4, 2) quads: --zoomed-share of them second-pass views."""
     zoomed = round(args.batch_size * args.zoomed_share) if "zoomed" in sets else 0
@@ -158,12 +173,12 @@ def _train_step(model, optimizer):
     return step
 
 
-def export_locator(model, out_dir: Path, state: dict) -> Path:
+def export_locator(model, out_dir: Path, state: dict, version: str | None = None) -> Path:
     """SavedModel (serving_default: image (N,S,S,1) float32 -> maps (N,S/4,S/4,9)) + metadata.json,
     the network served with its batch normalisations folded in (model.fold)."""
     size = int(model.input_shape[1])
     serving = fold_batch_norms(model, build_locator(size, folded=True))
-    return write_locator(serving, out_dir, locator_metadata(size, state))
+    return write_locator(serving, out_dir, locator_metadata(size, state, version))
 
 
 def write_locator(serving, out_dir: Path, metadata: dict) -> Path:
@@ -185,18 +200,18 @@ def write_locator(serving, out_dir: Path, metadata: dict) -> Path:
     return out_dir
 
 
-def locator_metadata(size: int, state: dict) -> dict:
+def locator_metadata(size: int, state: dict, version: str | None = None) -> dict:
     """metadata.json of a locator exported from a training run's `state`."""
     best = state.get("best") or {}
     return {
-        "version": f"locator-{datetime.now(UTC):%Y%m%d}-s{best.get('step', state['step'])}"
-                   + (f"-after-{Path(state['started_from']).parent.name}" if "started_from" in state else ""),
+        "version": version or (f"locator-{datetime.now(UTC):%Y%m%d}-s{best.get('step', state['step'])}"
+                               + (f"-after-{Path(state['started_from']).parent.name}" if "started_from" in state else "")),
         "input_size": size, "stride": STRIDE, "map_channels": MAP_CHANNELS,
         "geometry_scale": GEOMETRY_SCALE, "score_threshold": SCORE_THRESHOLD, "min_score": MIN_SCORE,
         "metrics": {"validation_iou50": best.get("iou50"), "validation_false_finds": best.get("false_finds"),
                     **({"validation_zoomed_iou50": best["zoomed_iou50"]} if "zoomed_iou50" in best else {})},
-        "trained_on": "model.synth.scenes (rendered whole-photo scenes, seed 1)"
-                      + (" and second-pass views of them" if "zoomed_iou50" in best else "")
+        "trained_on": state.get("trained_on", "model.synth.scenes (rendered whole-photo scenes, seed 1)"
+                                + (" and second-pass views of them" if "zoomed_iou50" in best else ""))
                       + (f"; this phase started from {state['started_from']}" if "started_from" in state else ""),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "serving": SERVING_NOTE,

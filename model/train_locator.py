@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="start a new run (new schedule) from these weights, e.g. an earlier run's best")
     parser.add_argument("--export-dir", type=Path, default=None)
     parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--version", help="the exported locator's version (default: locator-DATE-sSTEP-after-RUN)")
     args = parser.parse_args(argv)
     if (args.plain_scenes or args.plain_zoomed_scenes) and args.real_digits is None:
         parser.error("--plain-scenes and --plain-zoomed-scenes join real-digit sets: give --real-digits too")

@@ -90,7 +90,7 @@ def test_real_digit_scenes_put_real_counters_in_drum_windows(monkeypatch):
 def test_plain_scenes_join_the_real_digit_ones(tmp_path):
     from types import SimpleNamespace
 
-    from model.locator_training import _training_sets
+    from model.locator_training import _describe_sets, _training_sets
     from model.real_digits import DEFAULT_DATA_DIR
     from model.train_locator import TRAIN_SEED, rendered_set
 
@@ -107,3 +107,20 @@ def test_plain_scenes_join_the_real_digit_ones(tmp_path):
     (tmp_path / "plain").mkdir()
     plain, _ = rendered_set(tmp_path / "plain", TRAIN_SEED, 3, 64, 1)
     assert np.array_equal(images[2:], plain)
+    # and the export's metadata says what the phase was trained on
+    described = _describe_sets(args)
+    assert "3 rendered whole-photo scenes;" in described
+    assert "2 scenes with 1 of the water and gas windows showing counters of real training-split" in described
+
+
+def test_an_exported_locator_names_its_version_and_what_it_was_trained_on():
+    from model.locator_training import locator_metadata
+
+    state = {"step": 6000, "best": {"step": 4500, "iou50": 0.9, "false_finds": 0.2},
+             "trained_on": "model.synth.scenes (seed 1): 5 rendered whole-photo scenes",
+             "started_from": "runs/locator3/best.weights.h5"}
+    default = locator_metadata(64, state)
+    assert default["version"].startswith("locator-") and default["version"].endswith("-s4500-after-locator3")
+    assert default["trained_on"] == ("model.synth.scenes (seed 1): 5 rendered whole-photo scenes; "
+                                     "this phase started from runs/locator3/best.weights.h5")
+    assert locator_metadata(64, state, version="locator-real-digits")["version"] == "locator-real-digits"
