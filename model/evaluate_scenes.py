@@ -1,6 +1,6 @@
 """Held-out whole-photo evaluation: does the pipeline find and read the counter?
 
-    python -m model.evaluate_scenes --count 500 [--negatives 100] [--model-dir model/shipped]
+    python -m model.evaluate_scenes --count 500 [--negatives 100] [--seed 777,31337] [--model-dir model/shipped]
         [--counter-share 0.4,0.75] [--real-digits ../shared/data [--digits-split val]] [--list-wrong]
 
 Renders scenes from a seed neither training nor validation used, sends each through the path a
@@ -11,7 +11,8 @@ the error rate among `accepted`, per meter kind, and each wrong `accepted` readi
 confidence; and for photos without a counter (blank, dark, clutter, meter with no counter in
 view) how many were accepted, which must be zero. With --real-digits the water and gas meters'
 windows show counters composed from real digit crops the models never trained on, a step closer
-to a real photo. --list-wrong adds every photo read wrong, whatever its status, counted by how it
+to a real photo. Several seeds (--seed A,B,...) render --count and --negatives photos each and
+report them together: more photos, a steadier rate. --list-wrong adds every photo read wrong, whatever its status, counted by how it
 is wrong (`error_kind`) and by whether the true window reads it right: the locator's share of the
 errors against the reader's.
 """
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=300, help="photos with a counter")
     parser.add_argument("--negatives", type=int, default=100, help="photos without a counter")
-    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    parser.add_argument("--seed", default=str(HELD_OUT_SEED),
+                        help="the scenes' seed, or several (A,B,...): --count and --negatives photos for each")
     parser.add_argument("--model-dir", type=Path, default=Path(__file__).parent / "shipped")
     parser.add_argument("--max-rotation", type=float, default=90.0)
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in DEFAULT_SIZES))
@@ -225,19 +227,29 @@ def main(argv: list[str] | None = None) -> None:
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     share = tuple(float(v) for v in args.counter_share.split(","))
+    try:
+        seeds = [int(v) for v in args.seed.split(",")]
+    except ValueError:
+        parser.error(f"--seed: whole numbers separated by commas, not {args.seed!r}")
     drum_counters = real_digit_counters(args.real_digits, args.digits_split) if args.real_digits else None
     models = load_models(args.model_dir)
     accepted_wrong: list[dict] = []
     wrong: list[dict] | None = [] if args.list_wrong else None
-    tallies = evaluate(models, scene_photos(args.seed, args.count, METER_KINDS, sizes, args.max_rotation, share,
-                                            drum_counters), accepted_wrong=accepted_wrong, wrong=wrong)
-    negatives = evaluate(models, scene_photos(args.seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation),
-                         accepted_wrong=accepted_wrong)
-    summary = summarise({**tallies, **negatives})
+    tallies: dict[str, Counter] = {}
+    for seed in seeds:
+        for kind, tally in evaluate(models, scene_photos(seed, args.count, METER_KINDS, sizes, args.max_rotation,
+                                                         share, drum_counters),
+                                    accepted_wrong=accepted_wrong, wrong=wrong).items():
+            tallies.setdefault(kind, Counter()).update(tally)
+        for kind, tally in evaluate(models, scene_photos(seed + 1, args.negatives, NEGATIVE_KINDS, sizes,
+                                                         args.max_rotation), accepted_wrong=accepted_wrong).items():
+            tallies.setdefault(kind, Counter()).update(tally)
+    summary = summarise(tallies)
     summary["accepted_wrong"] = accepted_wrong
     if wrong is not None:
         summary["wrong_by_error"] = wrong_summary(wrong)
         summary["wrong"] = wrong
+    summary["seeds"] = seeds
     summary["model_version"] = models.version
     print(json.dumps(summary, indent=2))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from model.evaluate_scenes import error_kind, wrong_summary
@@ -34,3 +36,26 @@ def test_wrong_summary_counts_each_kind_and_the_true_window_reads():
     assert list(summary) == ["last digit one off", "digits lost"]  # most photos first
     assert summary["last digit one off"] == {"photos": 3, "true_window_right": 1}
     assert summary["digits lost"] == {"photos": 1, "true_window_right": 1}
+
+
+@pytest.mark.model
+def test_several_seeds_are_reported_together(capsys):
+    import json
+
+    from model.evaluate_scenes import main
+
+    shipped = Path(__file__).resolve().parents[2] / "model" / "shipped"
+    if not (shipped / "locator" / "metadata.json").is_file():
+        pytest.skip("no shipped reader+locator in model/shipped")
+    main(["--count", "3", "--negatives", "2", "--seed", "5,6", "--sizes", "320x240"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["seeds"] == [5, 6]
+    assert summary["all_meters"]["photos"] == 6 and summary["all_negatives"]["photos"] == 4
+
+
+def test_a_seed_that_is_not_a_number_is_refused(capsys):
+    from model.evaluate_scenes import main
+
+    with pytest.raises(SystemExit):
+        main(["--seed", "7,x"])
+    assert "--seed: whole numbers separated by commas" in capsys.readouterr().err
