@@ -10,7 +10,7 @@ exported before that are folded again from their trained weights, checked agains
 
     python -m model.fold --model-dir model/shipped \
         --reader-weights model/training_state/reader-step83219.weights.h5 \
-        --locator-weights model/training_state/locator-after-locator3-s5500.weights.h5
+        --locator-weights model/training_state/locator-real-digits-s4500.weights.h5
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_the_shipped_models_fold_again_from_their_training_state_weights(tmp_pat
     state = root / "model" / "training_state"
     shutil.copytree(root / "model" / "shipped", tmp_path / "shipped")
     differences = refold(tmp_path / "shipped", state / "reader-step83219.weights.h5",
-                         state / "locator-after-locator3-s5500.weights.h5")
+                         state / "locator-real-digits-s4500.weights.h5")
     assert max(max(d.values()) for d in differences.values()) <= MAX_DIFFERENCE
     untrained = tmp_path / "untrained.weights.h5"
     build_locator().save_weights(str(untrained))
