@@ -12,9 +12,9 @@ confidence; and for photos without a counter (blank, dark, clutter, meter with n
 view) how many were accepted, which must be zero. With --real-digits the water and gas meters'
 windows show counters composed from real digit crops the models never trained on, a step closer
 to a real photo. Several seeds (--seed A,B,...) render --count and --negatives photos each and
-report them together: more photos, a steadier rate. --list-wrong adds every photo read wrong, whatever its status, counted by how it
-is wrong (`error_kind`) and by whether the true window reads it right: the locator's share of the
-errors against the reader's.
+report them together: more photos, a steadier rate. --list-wrong adds every photo read wrong,
+whatever its status, counted by how it is wrong (`error_kind`) and by whether the true window
+reads it right: the locator's share of the errors against the reader's.
 """
 
 from __future__ import annotations
@@ -84,12 +84,13 @@ def decode_photos(encoded: list[bytes]) -> list[np.ndarray]:
 
 
 def evaluate(models, photos, batch_size: int = 32, accepted_wrong: list[dict] | None = None,
-             wrong: list[dict] | None = None) -> dict:
-    """Run photos through decode -> read_images in batches; return the tallies per kind. Each
+             wrong: list[dict] | None = None, tallies: dict[str, Counter] | None = None) -> dict:
+    """Run photos through decode -> read_images in batches; return the tallies per kind (added to
+    `tallies` when given, so that several sets of photos are counted together). Each
     wrong `accepted` reading is also appended to `accepted_wrong` (kind, label, reading,
     confidence): a few of them decide whether a reader may ship. Each photo with a counter read
     wrong, whatever its status, is appended to `wrong` (see wrong_entry): where the errors are."""
-    tallies: dict[str, Counter] = {}
+    tallies = {} if tallies is None else tallies
     for batch in batches(photos, batch_size):
         _evaluate_batch(models, batch, tallies, accepted_wrong, wrong)
     return tallies
@@ -200,11 +201,19 @@ def real_digit_counters(data_dir: Path, split: str = "test"):
     return replace(real_source(data_dir, split), augment=False)
 
 
+def seed_list(text: str) -> list[int]:
+    """--seed's value: one whole number or several separated by commas."""
+    try:
+        return [int(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"whole numbers separated by commas, not {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=300, help="photos with a counter")
     parser.add_argument("--negatives", type=int, default=100, help="photos without a counter")
-    parser.add_argument("--seed", default=str(HELD_OUT_SEED),
+    parser.add_argument("--seed", type=seed_list, default=[HELD_OUT_SEED],
                         help="the scenes' seed, or several (A,B,...): --count and --negatives photos for each")
     parser.add_argument("--model-dir", type=Path, default=Path(__file__).parent / "shipped")
     parser.add_argument("--max-rotation", type=float, default=90.0)
@@ -227,29 +236,22 @@ def main(argv: list[str] | None = None) -> None:
 
     sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     share = tuple(float(v) for v in args.counter_share.split(","))
-    try:
-        seeds = [int(v) for v in args.seed.split(",")]
-    except ValueError:
-        parser.error(f"--seed: whole numbers separated by commas, not {args.seed!r}")
     drum_counters = real_digit_counters(args.real_digits, args.digits_split) if args.real_digits else None
     models = load_models(args.model_dir)
     accepted_wrong: list[dict] = []
     wrong: list[dict] | None = [] if args.list_wrong else None
     tallies: dict[str, Counter] = {}
-    for seed in seeds:
-        for kind, tally in evaluate(models, scene_photos(seed, args.count, METER_KINDS, sizes, args.max_rotation,
-                                                         share, drum_counters),
-                                    accepted_wrong=accepted_wrong, wrong=wrong).items():
-            tallies.setdefault(kind, Counter()).update(tally)
-        for kind, tally in evaluate(models, scene_photos(seed + 1, args.negatives, NEGATIVE_KINDS, sizes,
-                                                         args.max_rotation), accepted_wrong=accepted_wrong).items():
-            tallies.setdefault(kind, Counter()).update(tally)
+    for seed in args.seed:
+        evaluate(models, scene_photos(seed, args.count, METER_KINDS, sizes, args.max_rotation, share, drum_counters),
+                 accepted_wrong=accepted_wrong, wrong=wrong, tallies=tallies)
+        evaluate(models, scene_photos(seed + 1, args.negatives, NEGATIVE_KINDS, sizes, args.max_rotation),
+                 accepted_wrong=accepted_wrong, tallies=tallies)
     summary = summarise(tallies)
     summary["accepted_wrong"] = accepted_wrong
     if wrong is not None:
         summary["wrong_by_error"] = wrong_summary(wrong)
         summary["wrong"] = wrong
-    summary["seeds"] = seeds
+    summary["seeds"] = args.seed
     summary["model_version"] = models.version
     print(json.dumps(summary, indent=2))
 
