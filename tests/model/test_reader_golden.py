@@ -115,6 +115,20 @@ def test_digit_errors_are_counted_per_roll_over_all_drums_and_the_last(shipped):
     assert errors <= 0.05 * 40 * 6  # the shipped reader gets ~99% of real test digits right
 
 
+@pytest.mark.data
+def test_the_pooled_real_test_scores_every_set_together_and_reports_their_spread(shipped):
+    if not (DEFAULT_DATA_DIR / "haverland_digits").is_dir():
+        pytest.skip("no ../shared/data/haverland_digits")
+    from model.evaluate_heldout import REAL_TEST_SEED, pooled_real_test
+
+    pooled = pooled_real_test(DEFAULT_DATA_DIR, shipped, count=40, sets=3)
+    assert pooled["n"] == 120
+    assert pooled["seeds"] == [REAL_TEST_SEED, REAL_TEST_SEED + 10, REAL_TEST_SEED + 20]
+    low, high = pooled["exact_match_per_set_range"]
+    assert low <= pooled["exact_match"] <= high  # equal sets: the pool's rate is their mean
+    assert pooled["exact_match"] >= 0.9  # the shipped reader gets ~96.5% of real test counters
+
+
 def test_a_crop_is_read_in_several_framings_and_accepted_only_if_they_agree():
     # read --crop reads each crop as cut and in read_crops.REFRAMINGS. Threshold 0, so every
     # single read is accepted and only the framings can send a crop to review; counters cut
