@@ -36,6 +36,9 @@ def list_photos(source: str, *, s3_client=None, page_size: int = DEFAULT_PAGE_SI
     Raises SourceError (one operator-facing line) for a missing folder or manifest, a bad URI,
     an unreachable endpoint, a missing bucket or missing credentials.
     """
+    if not source.strip():
+        # An unset shell variable would otherwise read the working directory, .venv and all.
+        raise SourceError("cannot list an empty source: name a folder, an image, a manifest or s3://bucket/prefix")
     if is_s3_uri(source):
         if s3_client is None:
             raise SourceError(f"cannot list {source}: no S3 client configured")

@@ -58,6 +58,13 @@ def test_missing_folder_is_a_source_error(tmp_path):
         list(list_photos(str(tmp_path / "nope")))
 
 
+def test_an_empty_source_is_refused_rather_than_read_as_the_working_directory(folder, monkeypatch):
+    monkeypatch.chdir(folder)  # holds images: an empty source must not list them
+    for source in ("", "  "):
+        with pytest.raises(SourceError, match="empty source"):
+            list(list_photos(source))
+
+
 def test_unsupported_scheme_and_non_image_file(tmp_path):
     with pytest.raises(SourceError, match="unsupported URI scheme"):
         list(list_photos("gs://bucket/prefix"))
