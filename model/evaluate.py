@@ -130,14 +130,24 @@ DEFAULT_MAX_PIXELS = 50_000_000
 CHUNK = 256  # images decoded and read per call, bounding memory on large label files
 
 
+class LabelsError(ValueError):
+    """A labels CSV that cannot be scored: no path,label header or no rows."""
+
+
 def load_labels(labels_csv: Path) -> list[tuple[Path, str]]:
     """`path,label` CSV (paths relative to the CSV's folder) -> [(absolute path, label digits)]."""
     labels_csv = Path(labels_csv)
     with open(labels_csv, newline="") as f:
-        rows = [(labels_csv.parent / row["path"], "".join(ch for ch in row["label"] if ch.isdigit()))
-                for row in csv.DictReader(f)]
+        table = csv.DictReader(f)
+        missing = {"path", "label"} - set(table.fieldnames or ())
+        if missing:
+            found = ",".join(table.fieldnames or ()) or "nothing"
+            raise LabelsError(f"{labels_csv}: no column {' or '.join(sorted(missing))} "
+                             f"(expected a header path,label; found {found})")
+        rows = [(labels_csv.parent / row["path"], "".join(ch for ch in row["label"] or "" if ch.isdigit()))
+                for row in table]
     if not rows:
-        raise ValueError(f"{labels_csv}: no rows (expected columns path,label)")
+        raise LabelsError(f"{labels_csv}: no rows (expected columns path,label)")
     return rows
 
 
@@ -171,13 +181,13 @@ def evaluate_labels(labels_csv: Path, models=None, *, model_dir: Path | None = N
                     digits: int | None = None, plot: Path | None = None) -> EvalReport:
     """Read every image of LABELS.csv as serving would and score it. Pass loaded `models` or a
     `model_dir` to load. `plot` writes the risk-coverage PNG there."""
+    rows = load_labels(labels_csv)  # a bad CSV fails before the models load
     if models is None:
         from model.runtime import load_models
 
         if model_dir is None:
             raise ValueError("evaluate_labels needs models or model_dir")
         models = load_models(Path(model_dir))
-    rows = load_labels(labels_csv)
     readings = read_paths([p for p, _ in rows], models, crop=crop, digits=digits)
     report = score_readings(readings, [label for _, label in rows], [str(p) for p, _ in rows])
     if plot is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from producer.errors import EXIT_USAGE, CliFailure
 from producer.jobs import get_summary, model_version, record_job
 from producer.options import force_option, profile_option, uses_settings
 from producer.output import summary_lines
@@ -73,6 +74,9 @@ def read(settings, paths: tuple[str, ...], crop: bool, digits: int | None, as_js
     profile_spec = parse_profile_option(profile)
     s3_client = open_s3(settings)
     refs = [ref for path in paths for ref in list_photos(path, s3_client=s3_client)]
+    if not refs:
+        click.echo(f"no photos found in {', '.join(paths)}", err=True)
+        return
     for outcome in read_refs_here(refs, settings=settings, s3_client=s3_client, profile_spec=profile_spec,
                                   crop=crop, digits=digits):
         row = outcome.reading.to_json_dict(outcome.uri)
@@ -97,9 +101,12 @@ def read(settings, paths: tuple[str, ...], crop: bool, digits: int | None, as_js
 def evaluate(settings, labels_csv: Path, crop: bool, digits: int | None, plot: Path) -> None:
     """Score the reader on LABELS.csv (path,label): accuracy, coverage at 99.5% precision,
     confusion table, and a risk-coverage plot."""
-    from model.evaluate import evaluate_labels, format_report
+    from model.evaluate import LabelsError, evaluate_labels, format_report
 
-    report = evaluate_labels(labels_csv, model_dir=settings.model_dir, crop=crop, digits=digits, plot=plot)
+    try:
+        report = evaluate_labels(labels_csv, model_dir=settings.model_dir, crop=crop, digits=digits, plot=plot)
+    except LabelsError as exc:
+        raise CliFailure(str(exc), EXIT_USAGE) from None
     click.echo(format_report(report))
 
 

@@ -63,11 +63,30 @@ def test_unreachable_s3_endpoint(tmp_path, model_dir):
     ("s3://", "bad S3 URI"),
     ("ftp://host/photos", "unsupported URI scheme"),
     ("/no/such/folder", "no such file or folder"),
+    ("", "empty source"),
 ])
 def test_bad_sources(tmp_path, model_dir, source, mentions):
     result = _meter_ocr("run", source, "--model-dir", str(model_dir), "--database-url", f"sqlite:///{tmp_path}/r.db",
                         cwd=tmp_path)
     _one_error_line(result, code=1, mentions=mentions)
+
+
+@pytest.mark.parametrize("csv_text, mentions", [
+    ("a,b\n1,2\n", "no column label or path (expected a header path,label; found a,b)"),
+    ("path,label\n", "no rows"),
+])
+def test_a_labels_csv_that_cannot_be_scored_is_a_usage_error(tmp_path, model_dir, csv_text, mentions):
+    (tmp_path / "labels.csv").write_text(csv_text)
+    result = _meter_ocr("eval", str(tmp_path / "labels.csv"), "--model-dir", str(model_dir), cwd=tmp_path)
+    _one_error_line(result, code=2, mentions=mentions)
+
+
+def test_reading_a_folder_without_photos_says_so(tmp_path, model_dir):
+    (tmp_path / "empty").mkdir()
+    result = _meter_ocr("read", str(tmp_path / "empty"), "--model-dir", str(model_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.strip() == f"no photos found in {tmp_path / 'empty'}"
 
 
 def test_bad_profile_is_a_usage_error(tmp_path, model_dir):
