@@ -131,7 +131,7 @@ CHUNK = 256  # images decoded and read per call, bounding memory on large label 
 
 
 class LabelsError(ValueError):
-    """A labels CSV that cannot be scored: no path,label header or no rows."""
+    """A labels CSV that cannot be scored: no path,label header, a row without a path or label column, or no rows."""
 
 
 def load_labels(labels_csv: Path) -> list[tuple[Path, str]]:
@@ -144,8 +144,13 @@ def load_labels(labels_csv: Path) -> list[tuple[Path, str]]:
             found = ",".join(table.fieldnames or ()) or "nothing"
             raise LabelsError(f"{labels_csv}: no column {' or '.join(sorted(missing))} "
                              f"(expected a header path,label; found {found})")
-        rows = [(labels_csv.parent / row["path"], "".join(ch for ch in row["label"] or "" if ch.isdigit()))
-                for row in table]
+        rows = []
+        for row in table:
+            if row["path"] is None or row["label"] is None:  # a short row leaves its last columns None
+                raise LabelsError(f"{labels_csv}: line {table.line_num} has too few columns")
+            if not row["path"].strip():
+                raise LabelsError(f"{labels_csv}: line {table.line_num} has no path")
+            rows.append((labels_csv.parent / row["path"], "".join(ch for ch in row["label"] if ch.isdigit())))
     if not rows:
         raise LabelsError(f"{labels_csv}: no rows (expected columns path,label)")
     return rows

@@ -74,6 +74,9 @@ def test_bad_sources(tmp_path, model_dir, source, mentions):
 @pytest.mark.parametrize("csv_text, mentions", [
     ("a,b\n1,2\n", "no column label or path (expected a header path,label; found a,b)"),
     ("path,label\n", "no rows"),
+    ("path,label\na.jpg,123\n456\n", "line 3 has too few columns"),
+    ("label,path\n123\n", "line 2 has too few columns"),
+    ("path,label\n,123\n", "line 2 has no path"),
 ])
 def test_a_labels_csv_that_cannot_be_scored_is_a_usage_error(tmp_path, model_dir, csv_text, mentions):
     (tmp_path / "labels.csv").write_text(csv_text)
