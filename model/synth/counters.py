@@ -17,6 +17,8 @@ from model.synth.fonts import font_paths, glyph_mask
 
 MIN_DIGITS, MAX_DIGITS = 4, 10
 REST_JITTER = 0.12  # a drum at rest sits up to this fraction of a digit past its value, never before
+MAX_ROLL = 0.98  # the last drum's roll, at most: past it the next digit is indistinguishable from at rest
+ROLLING_EDGE = 0.85  # sample_rolling_odometer: from here on, the next digit shows nearly centred
 # (background BGR, digit BGR) pairs seen on real drums
 DRUM_COLOURS = (
     ((235, 235, 235), (20, 20, 20)),
@@ -48,13 +50,29 @@ def sample_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
         digits[n_digits - rng.integers(1, min(4, n_digits) + 1) :] = 9
     offsets = rng.uniform(0.0, REST_JITTER, n_digits) * (rng.random(n_digits) < 0.5)
     if rng.random() < 0.6:  # last drum mid-roll
-        roll = rng.uniform(0.0, 0.98)
-        offsets[-1] = roll
-        for i in range(n_digits - 2, -1, -1):
-            if digits[i + 1] != 9:
-                break
-            offsets[i] = roll  # carries turn in step with the drum to their right
+        turn_last_drum(digits, offsets, rng.uniform(0.0, MAX_ROLL))
     return OdometerState(tuple(int(d) for d in digits), tuple(float(o) for o in offsets))
+
+
+def sample_rolling_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
+    """sample_odometer with the last drum always turning, half of the time near its next digit
+    (ROLLING_EDGE to MAX_ROLL), where only a pixel or two says the reading is still the digit
+    before. A training source (model.train_data); the held-out sets keep sample_odometer's mix."""
+    state = sample_odometer(rng, n_digits)
+    digits, offsets = np.array(state.digits), np.array(state.offsets)
+    low = ROLLING_EDGE if rng.random() < 0.5 else 0.0
+    turn_last_drum(digits, offsets, rng.uniform(low, MAX_ROLL))
+    return OdometerState(state.digits, tuple(float(o) for o in offsets))
+
+
+def turn_last_drum(digits: np.ndarray, offsets: np.ndarray, roll: float) -> None:
+    """Set the last drum's roll in place; the carries to its left (drums over a run of 9s)
+    turn in step with it."""
+    offsets[-1] = roll
+    for i in range(len(digits) - 2, -1, -1):
+        if digits[i + 1] != 9:
+            break
+        offsets[i] = roll
 
 
 def _drum_window(rng, digit: int, offset: float, glyphs: dict, cell_w: int, cell_h: int,
@@ -123,8 +141,10 @@ def sample_drum_counter(rng: np.random.Generator, n_digits: int | None = None) -
     return image, state.label
 
 
-def sample_drums(rng: np.random.Generator, n_digits: int | None = None) -> tuple[np.ndarray, OdometerState]:
-    """sample_drum_counter with the drums' state (how far each had turned) instead of the label."""
+def sample_drums(rng: np.random.Generator, n_digits: int | None = None, *,
+                 odometer=sample_odometer) -> tuple[np.ndarray, OdometerState]:
+    """sample_drum_counter with the drums' state (how far each had turned) instead of the label.
+    `odometer(rng, n_digits)` draws the state (sample_odometer, or sample_rolling_odometer)."""
     n = int(n_digits or rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
-    state = sample_odometer(rng, n)
+    state = odometer(rng, n)
     return render_drums(rng, state), state

@@ -6,10 +6,13 @@ import pytest
 from model.synth.counters import (
     MAX_DIGITS,
     MIN_DIGITS,
+    MAX_ROLL,
     REST_JITTER,
+    ROLLING_EDGE,
     render_drums,
     sample_drum_counter,
     sample_odometer,
+    sample_rolling_odometer,
 )
 from model.synth.lcd import sample_lcd_counter, sample_lcd_digits
 
@@ -27,6 +30,23 @@ def test_odometer_carries_turn_only_behind_trailing_nines():
                 assert np.allclose(offsets[i + 1 :], offsets[i])  # ... and in step with them
                 rolling_carries += 1
     assert rolling_carries > 50  # the generator does produce carries
+
+
+def test_rolling_odometer_always_turns_its_last_drum_and_its_carries_in_step():
+    rng = np.random.default_rng(3)
+    rolls, carries = [], 0
+    for _ in range(2000):
+        state = sample_rolling_odometer(rng, int(rng.integers(MIN_DIGITS, MAX_DIGITS + 1)))
+        offsets, digits = np.array(state.offsets), state.digits
+        rolls.append(offsets[-1])
+        nines = next((i for i in range(len(digits) - 2, -1, -1) if digits[i + 1] != 9), -1)
+        assert np.allclose(offsets[nines + 1 :], offsets[-1])  # every drum over trailing 9s turns with it
+        assert (offsets[: nines + 1] <= REST_JITTER).all()  # the rest stay at rest
+        carries += nines < len(digits) - 2
+    rolls = np.array(rolls)
+    assert rolls.max() <= MAX_ROLL and rolls.min() >= 0
+    assert 0.5 < np.mean(rolls >= ROLLING_EDGE) < 0.65  # half drawn near the next digit, the rest anywhere
+    assert carries > 20
 
 
 def test_lengths_and_labels_are_digits():
