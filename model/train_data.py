@@ -14,7 +14,7 @@ import numpy as np
 
 from model.normalise import to_reader_input
 from model.synth.augment import augment_counter
-from model.synth.counters import OdometerState, sample_drums, sample_odometer, sample_rolling_odometer
+from model.synth.counters import OdometerState, sample_drums, sample_odometer, sample_edge_odometer
 
 Source = Callable[[np.random.Generator], tuple[np.ndarray, str]]
 
@@ -31,10 +31,10 @@ def augmented_drums(rng: np.random.Generator, odometer=sample_odometer) -> tuple
     return augment_counter(rng, image), state
 
 
-def synthetic_rolling_drums(rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """synthetic_drums whose last drum is always turning, often nearly onto its next digit
-    (model.synth.counters.sample_rolling_odometer): more of the counters the reader gets wrong."""
-    image, state = augmented_drums(rng, sample_rolling_odometer)
+def synthetic_edge_drums(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """synthetic_drums whose last drum is nearly onto its next digit or has just arrived
+    (model.synth.counters.sample_edge_odometer): most of the drum counters the reader gets wrong."""
+    image, state = augmented_drums(rng, sample_edge_odometer)
     return image, state.label
 
 
@@ -73,8 +73,8 @@ def build_sources(mix: dict[str, float], data_dir: str | None, split: str = "tra
             continue
         if name == "drums":
             sources.append((weight, synthetic_drums))
-        elif name == "rolling_drums":
-            sources.append((weight, synthetic_rolling_drums))
+        elif name == "edge_drums":
+            sources.append((weight, synthetic_edge_drums))
         elif name == "lcd":
             sources.append((weight, synthetic_lcd))
         elif name == "real":

@@ -18,7 +18,7 @@ from model.synth.fonts import font_paths, glyph_mask
 MIN_DIGITS, MAX_DIGITS = 4, 10
 REST_JITTER = 0.12  # a drum at rest sits up to this fraction of a digit past its value, never before
 MAX_ROLL = 0.98  # the last drum's roll, at most: past it the next digit is indistinguishable from at rest
-ROLLING_EDGE = 0.85  # sample_rolling_odometer: from here on, the next digit shows nearly centred
+ROLLING_EDGE = 0.85  # sample_edge_odometer: from here on, the next digit shows nearly centred
 # (background BGR, digit BGR) pairs seen on real drums
 DRUM_COLOURS = (
     ((235, 235, 235), (20, 20, 20)),
@@ -54,14 +54,19 @@ def sample_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
     return OdometerState(tuple(int(d) for d in digits), tuple(float(o) for o in offsets))
 
 
-def sample_rolling_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
-    """sample_odometer with the last drum always turning, half of the time near its next digit
-    (ROLLING_EDGE to MAX_ROLL), where only a pixel or two says the reading is still the digit
-    before. A training source (model.train_data); the held-out sets keep sample_odometer's mix."""
+def sample_edge_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
+    """sample_odometer with the last drum at the edge between two readings: half of the time
+    nearly onto its next digit (ROLLING_EDGE to MAX_ROLL of the way: it reads the digit before),
+    half of the time just arrived and at rest (it reads the digit it shows). Only a pixel or two
+    tells the two apart. A training source (model.train_data); the held-out sets keep
+    sample_odometer's mix."""
     state = sample_odometer(rng, n_digits)
     digits, offsets = np.array(state.digits), np.array(state.offsets)
-    low = ROLLING_EDGE if rng.random() < 0.5 else 0.0
-    turn_last_drum(digits, offsets, rng.uniform(low, MAX_ROLL))
+    if rng.random() < 0.5:
+        roll = rng.uniform(ROLLING_EDGE, MAX_ROLL)
+    else:
+        roll = rng.uniform(0.0, REST_JITTER) * (rng.random() < 0.5)
+    turn_last_drum(digits, offsets, roll)
     return OdometerState(state.digits, tuple(float(o) for o in offsets))
 
 
@@ -144,7 +149,7 @@ def sample_drum_counter(rng: np.random.Generator, n_digits: int | None = None) -
 def sample_drums(rng: np.random.Generator, n_digits: int | None = None, *,
                  odometer=sample_odometer) -> tuple[np.ndarray, OdometerState]:
     """sample_drum_counter with the drums' state (how far each had turned) instead of the label.
-    `odometer(rng, n_digits)` draws the state (sample_odometer, or sample_rolling_odometer)."""
+    `odometer(rng, n_digits)` draws the state (sample_odometer, or sample_edge_odometer)."""
     n = int(n_digits or rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
     state = odometer(rng, n)
     return render_drums(rng, state), state
