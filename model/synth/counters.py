@@ -17,8 +17,15 @@ from model.synth.fonts import font_paths, glyph_mask
 
 MIN_DIGITS, MAX_DIGITS = 4, 10
 REST_JITTER = 0.12  # a drum at rest sits up to this fraction of a digit past its value, never before
+LAST_DRUM_TURNING = 0.6  # share of counters whose last drum is caught mid-roll (the rest: at rest)
 MAX_ROLL = 0.98  # the last drum's roll, at most: past it the next digit is indistinguishable from at rest
 ROLLING_EDGE = 0.85  # sample_edge_odometer: from here on, the next digit shows nearly centred
+# sample_edge_odometer's share of drums nearly onto their next digit, the rest just arrived: the
+# same odds as in sample_odometer's counters, so that training on it moves no decision towards
+# either reading (at half each, clean drums at rest were read as the digit before 2.5% of the time)
+_NEARLY_NEXT = LAST_DRUM_TURNING * (MAX_ROLL - ROLLING_EDGE) / MAX_ROLL
+_AT_REST = 1 - LAST_DRUM_TURNING + LAST_DRUM_TURNING * REST_JITTER / MAX_ROLL  # or turned no further
+EDGE_SHARE = _NEARLY_NEXT / (_NEARLY_NEXT + _AT_REST)
 # (background BGR, digit BGR) pairs seen on real drums
 DRUM_COLOURS = (
     ((235, 235, 235), (20, 20, 20)),
@@ -49,20 +56,19 @@ def sample_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
     if rng.random() < 0.05:  # a carry through trailing nines (kept rare: it skews the last digits to 9)
         digits[n_digits - rng.integers(1, min(4, n_digits) + 1) :] = 9
     offsets = rng.uniform(0.0, REST_JITTER, n_digits) * (rng.random(n_digits) < 0.5)
-    if rng.random() < 0.6:  # last drum mid-roll
+    if rng.random() < LAST_DRUM_TURNING:
         turn_last_drum(digits, offsets, rng.uniform(0.0, MAX_ROLL))
     return OdometerState(tuple(int(d) for d in digits), tuple(float(o) for o in offsets))
 
 
 def sample_edge_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
-    """sample_odometer with the last drum at the edge between two readings: half of the time
-    nearly onto its next digit (ROLLING_EDGE to MAX_ROLL of the way: it reads the digit before),
-    half of the time just arrived and at rest (it reads the digit it shows). Only a pixel or two
-    tells the two apart. A training source (model.train_data); the held-out sets keep
-    sample_odometer's mix."""
+    """sample_odometer with the last drum at the edge between two readings: nearly onto its next
+    digit (ROLLING_EDGE to MAX_ROLL of the way: it reads the digit before) or at rest (it reads
+    the digit it shows), in sample_odometer's odds (EDGE_SHARE). Only a pixel or two tells the
+    two apart. A training source (model.train_data); the held-out sets keep sample_odometer's."""
     state = sample_odometer(rng, n_digits)
     digits, offsets = np.array(state.digits), np.array(state.offsets)
-    if rng.random() < 0.5:
+    if rng.random() < EDGE_SHARE:
         roll = rng.uniform(ROLLING_EDGE, MAX_ROLL)
     else:
         roll = rng.uniform(0.0, REST_JITTER) * (rng.random() < 0.5)

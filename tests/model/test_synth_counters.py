@@ -6,6 +6,7 @@ import pytest
 from model.synth.counters import (
     MAX_DIGITS,
     MIN_DIGITS,
+    EDGE_SHARE,
     MAX_ROLL,
     REST_JITTER,
     ROLLING_EDGE,
@@ -46,7 +47,10 @@ def test_edge_odometer_puts_its_last_drum_either_side_of_a_digit_and_carries_in_
     rolls = np.array(rolls)
     nearly_next, at_rest = rolls >= ROLLING_EDGE, rolls <= REST_JITTER
     assert (nearly_next | at_rest).all() and rolls.max() <= MAX_ROLL
-    assert 0.45 < nearly_next.mean() < 0.55  # as many read the digit before as the digit shown
+    assert abs(nearly_next.mean() - EDGE_SHARE) < 0.03  # in the odds of sample_odometer's counters:
+    natural = np.array([sample_odometer(rng, 6).offsets[-1] for _ in range(4000)])
+    natural_edge, natural_rest = np.mean(natural >= ROLLING_EDGE), np.mean(natural <= REST_JITTER)
+    assert abs(natural_edge / (natural_edge + natural_rest) - EDGE_SHARE) < 0.03
     assert 0.4 < np.mean(rolls[at_rest] == 0) < 0.6  # at rest: half exactly, half a little past
     assert carries > 20
 
