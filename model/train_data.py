@@ -14,7 +14,7 @@ import numpy as np
 
 from model.normalise import to_reader_input
 from model.synth.augment import augment_counter
-from model.synth.counters import OdometerState, sample_drums, sample_odometer, sample_edge_odometer
+from model.synth.counters import OdometerState, sample_drums, sample_edge_odometer, sample_odometer
 
 Source = Callable[[np.random.Generator], tuple[np.ndarray, str]]
 

@@ -55,7 +55,7 @@ def sample_odometer(rng: np.random.Generator, n_digits: int) -> OdometerState:
         digits[: rng.integers(1, n_digits)] = 0
     if rng.random() < 0.05:  # a carry through trailing nines (kept rare: it skews the last digits to 9)
         digits[n_digits - rng.integers(1, min(4, n_digits) + 1) :] = 9
-    offsets = rng.uniform(0.0, REST_JITTER, n_digits) * (rng.random(n_digits) < 0.5)
+    offsets = rest_offsets(rng, n_digits)
     if rng.random() < LAST_DRUM_TURNING:
         turn_last_drum(digits, offsets, rng.uniform(0.0, MAX_ROLL))
     return OdometerState(tuple(int(d) for d in digits), tuple(float(o) for o in offsets))
@@ -71,9 +71,15 @@ def sample_edge_odometer(rng: np.random.Generator, n_digits: int) -> OdometerSta
     if rng.random() < EDGE_SHARE:
         roll = rng.uniform(ROLLING_EDGE, MAX_ROLL)
     else:
-        roll = rng.uniform(0.0, REST_JITTER) * (rng.random() < 0.5)
+        roll = float(rest_offsets(rng, 1)[0])
     turn_last_drum(digits, offsets, roll)
     return OdometerState(state.digits, tuple(float(o) for o in offsets))
+
+
+def rest_offsets(rng: np.random.Generator, n_drums: int) -> np.ndarray:
+    """(n_drums,) float: how far drums at rest sit past their digit: half exactly on it, half up
+    to REST_JITTER past it."""
+    return rng.uniform(0.0, REST_JITTER, n_drums) * (rng.random(n_drums) < 0.5)
 
 
 def turn_last_drum(digits: np.ndarray, offsets: np.ndarray, roll: float) -> None:

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 
 from model.synth.counters import (
-    MAX_DIGITS,
-    MIN_DIGITS,
     EDGE_SHARE,
+    MAX_DIGITS,
     MAX_ROLL,
+    MIN_DIGITS,
     REST_JITTER,
     ROLLING_EDGE,
     render_drums,
     sample_drum_counter,
-    sample_odometer,
     sample_edge_odometer,
+    sample_odometer,
 )
 from model.synth.lcd import sample_lcd_counter, sample_lcd_digits
 
