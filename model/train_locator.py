@@ -36,7 +36,7 @@ import numpy as np
 
 from model.locate import REFINE_FRACTION, letterbox_grey, refine_side, zoom_square
 from model.locator_targets import decode_maps, encode_targets, quad_geometry, quad_iou
-from model.synth.scenes import COUNTER_SHARE, render_scene
+from model.synth.scenes import CLOSE_UP_SHARE, COUNTER_SHARE, render_scene
 
 TRAIN_SEED, VALIDATION_SEED = 1, 2  # evaluate_scenes uses another seed again
 KIND_WEIGHTS = {"water": 0.28, "gas": 0.24, "lcd": 0.28, "blank": 0.03, "dark": 0.03,
@@ -49,7 +49,7 @@ ZOOMED_PHOTO_SIZES = ((640, 480), (1024, 768), (480, 640), (800, 600))
 # photographing an LCD). Scenes had none before locator s5500-after-locator3: on held-out
 # close-ups (evaluate_scenes --counter-share 0.4,0.75, reader-1.3) locator-s10000 found 91% of
 # counters and 66% were read exactly, s5500-after-locator3 99% and 87% (150 photos).
-CLOSE_UP, CLOSE_UP_SHARE = 0.3, (0.4, 0.75)
+CLOSE_UP = 0.3
 FIRST_PASS_ERROR = {"along": 0.08, "across": 0.3, "log_size": 0.12}  # spread of first-pass misses
 AIMED_BESIDE = 0.12  # share of views centred beside the window (a serial or a label found first)
 RENDER_CHUNK = 1000

@@ -22,6 +22,7 @@ from model.synth.windows import colour, stamp_digits
 METER_KINDS = ("water", "gas", "lcd")
 NEGATIVE_KINDS = ("blank", "dark", "clutter", "no_counter")
 COUNTER_SHARE = (0.15, 0.4)  # the counter window's width / the photo's, in field photos
+CLOSE_UP_SHARE = (0.4, 0.75)  # the same in close-ups (field staff photographing an LCD)
 _PLATES = {"water": draw_water_plate, "gas": draw_gas_plate, "lcd": draw_lcd_plate}
 
 

@@ -90,3 +90,18 @@ def test_the_strictest_calibration_sets_the_threshold(tmp_path):
     assert stored == metadata and stored["threshold"] == 0.99
     assert stored["metrics"]["calibration"]["threshold"] == 0.95 and stored["metrics"]["calibration"]["data"] == "counters"
     assert stored["metrics"]["calibration_whole_photos"]["n"] == 1500 and stored["metrics"]["x"] == 1
+
+
+def test_whole_calibration_photos_include_close_ups_after_the_field_photos():
+    # Close-ups accepted more wrong than the field photos the threshold was calibrated on, so the
+    # whole-photo set holds them too: counters, then close-ups, then photos without a counter.
+    from model.calibrate import validation_photos
+    from model.real_digits import DEFAULT_DATA_DIR
+
+    if not (DEFAULT_DATA_DIR / "haverland_digits").is_dir():
+        pytest.skip("no ../shared/data/haverland_digits")
+    photos = list(validation_photos(DEFAULT_DATA_DIR, count=6, negatives=2, close_ups=6))
+    shares = [np.linalg.norm(quad[1] - quad[0]) / width for _, _, _, quad, width in photos[:12]]
+    assert all(label for _, _, label, _, _ in photos[:12])
+    assert np.mean(shares[6:]) > np.mean(shares[:6]) + 0.15  # close-ups: 0.4-0.75 of the width against 0.15-0.4
+    assert [label for _, _, label, _, _ in photos[12:]] == [None, None]
