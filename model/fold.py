@@ -9,7 +9,7 @@ Training keeps the unfolded networks (their statistics still move); export folds
 exported before that are folded again from their trained weights, checked against the old export:
 
     python -m model.fold --model-dir model/shipped \
-        --reader-weights model/training_state/reader-step93219.weights.h5 \
+        --reader-weights model/training_state/reader-2.6-mean.weights.h5 \
         --locator-weights model/training_state/locator-real-digits-s4500.weights.h5
 """
 
