@@ -92,6 +92,8 @@ def test_the_strictest_calibration_sets_the_threshold(tmp_path):
     assert stored["metrics"]["calibration_whole_photos"]["n"] == 1500 and stored["metrics"]["x"] == 1
 
 
+@pytest.mark.model
+@pytest.mark.data
 def test_whole_calibration_photos_include_close_ups_after_the_field_photos():
     # Close-ups accepted more wrong than the field photos the threshold was calibrated on, so the
     # whole-photo set holds them too: counters, then close-ups, then photos without a counter.
